@@ -1,0 +1,37 @@
+"""A training callback that measures named metrics on captured layers at each checkpoint."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from deepscope.metrics.registry import compute, resolve
+from deepscope.probe.capture import capture
+from deepscope.train.trainer import TrainState
+
+Row = tuple[int, str, str, float]
+
+
+class MetricProbe:
+    """At every checkpoint: one capture of ``points`` on ``x``, then every metric on every layer.
+
+    Rows ``(iteration, layer, metric, value)`` are kept in ``rows`` and passed to ``sink``
+    (e.g. ``run.log``) as they are produced.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, metrics: Sequence[str],
+                 points: Sequence[str] | None = None, *, sink: Callable[[int, str, str, float], None] | None = None,
+                 batch_size: int = 1024) -> None:
+        resolve(metrics)  # fail before training, not at the first checkpoint
+        self.x, self.y, self.metrics, self.points = x, y, list(metrics), points
+        self.sink, self.batch_size = sink, batch_size
+        self.rows: list[Row] = []
+
+    def __call__(self, state: TrainState) -> None:
+        features = capture(state.model, self.x, self.points, batch_size=self.batch_size)
+        for layer, values in compute(features, self.y, self.metrics).items():
+            for metric, value in values.items():
+                row = (state.step.iteration, layer, metric, float(value))
+                self.rows.append(row)
+                if self.sink is not None:
+                    self.sink(*row)
