@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from deepscope.cli import main
+from deepscope.studies import esl_table
+
+SMALL = ["--dataset", "digits", "--data-length", "200", "--data-size", "8", "--hidden-dim", "16", "--depth", "3",
+         "--num-epochs", "5", "--stop-loss", "none", "--batch-size", "50"]
+
+
+def test_esl_json_has_every_key(tmp_path, capsys):
+    assert main(["esl", *SMALL, "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("log_d", "slope", "ratio", "pearson_r", "r2", "epochs_run", "final_train_loss", "train_seconds",
+                "run_id", "verdict", "nc"):
+        assert key in out
+    assert len(out["log_d"]) == 3 and out["epochs_run"] == 5 and out["verdict"]["threshold"] == -0.99
+    assert (tmp_path / f"esl_{out['run_id']}.png").exists()
+
+
+def test_esl_table_output_and_runs_listing(tmp_path, capsys):
+    assert main(["esl", *SMALL, "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "log D" in text and "Pearson r" in text and "verdict:" in text and "hidden2" in text
+    assert main(["esl", *SMALL, "--out", str(tmp_path)]) == 0
+    assert "reused" in capsys.readouterr().out
+    assert main(["runs", "--out", str(tmp_path)]) == 0
+    listing = capsys.readouterr().out
+    assert "esl" in listing and "finished" in listing
+
+
+def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):
+    assert main(["esl", "--dataset", "nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "mnist" in err                           # lists the available names
+    assert main(["esl", "--dataset", "fashion-mnist", "--out", str(tmp_path)]) == 2
+    assert "--root" in capsys.readouterr().err
+    assert main(["esl", "--dataset", "fashion-mnist", "--root", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "looked for" in capsys.readouterr().err.lower()
+    with pytest.raises(SystemExit) as exc:
+        main(["esl", "--opt", "rmsprop"])
+    assert exc.value.code != 0
+
+
+def test_datasets_command(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnist", "digits", "fakedata", "gaussian-mixture", "cifar10", "image-folder"):
+        assert name in out
+
+
+def test_table_reports_unavailable_rows(tmp_path, capsys, monkeypatch):
+    small = esl_table._row("t1", -0.99, dataset="digits", data_length=200, data_size=8, hidden_dim=16, depth=3,
+                           num_epochs=5, batch_size=50)
+    offline = esl_table._row("t2", -1.0, dataset="fashion-mnist", num_epochs=1)
+    monkeypatch.setattr(esl_table, "SEED_TABLE", (small, offline))
+    monkeypatch.setattr(esl_table.run_table, "__defaults__", ((small, offline),) + esl_table.run_table.__defaults__[1:])
+    assert main(["esl", "--table", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "esl_table.md").read_text()
+    assert "fig t1" in table and "not run" in table and (tmp_path / "esl_table.png").exists()
+    assert table.count("\n") == 4
