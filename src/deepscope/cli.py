@@ -101,7 +101,52 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- metrics on saved activations --------------------------------------------------------------------
+
+def _load_npz(path: Path, features: list[str] | None, labels: str | None):
+    import numpy as np
+    if not path.is_file():
+        raise DeepscopeError(f"no file {path}; pass an .npz written with numpy.savez (one array per layer, "
+                             f"plus the labels).")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DeepscopeError(f"{path} is not a readable .npz of plain arrays ({exc}).") from exc
+    keys = list(archive.keys())
+    wanted = features if features else [k for k in keys if k != labels]
+    missing = [k for k in [*wanted, *([labels] if labels else [])] if k not in keys]
+    if missing:
+        raise DeepscopeError(f"{path} has no array(s) {missing}; it holds {keys}.")
+    if not wanted:
+        raise DeepscopeError(f"{path} holds no feature arrays besides the labels; it holds {keys}.")
+    return {k: archive[k] for k in wanted}, (archive[labels] if labels else None)
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from deepscope.metrics.registry import compute, describe
+    if args.list:
+        print(describe())
+        return 0
+    if args.file is None or not args.metric:
+        raise DeepscopeError("pass FILE.npz and --metric NAME[,NAME...] (see `deepscope metrics --list`).")
+    features, labels = _load_npz(Path(args.file), args.features, args.labels)
+    values = compute(features, labels, args.metric)
+    if args.json:
+        print(json.dumps(_finite(values)))
+        return 0
+    names = list(dict.fromkeys(k for row in values.values() for k in row))
+    width = max(12, *(len(str(layer)) for layer in values))
+    print(f"{'metric':<22}" + "".join(f"{layer:>{width + 2}}" for layer in values))
+    for name in names:
+        print(f"{name:<22}" + "".join(f"{row.get(name, float('nan')):>{width + 2}.4f}" for row in values.values()))
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------------------
+
+def _comma_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
 
 def build_parser() -> argparse.ArgumentParser:
     from deepscope.studies.esl import ESLConfig
@@ -128,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     datasets = sub.add_parser("datasets", help="list the data sets, which work offline, which need --root")
     datasets.set_defaults(func=cmd_datasets)
+
+    metrics = sub.add_parser(
+        "metrics", help="run metrics on saved activations (.npz): intrinsic dimension, DSE/DSMI, NC, ...",
+        description="Run named metrics on the arrays of an .npz file (one array, or one per layer) and print a "
+                    "table (or JSON) of layer x metric. `--list` shows the metrics.")
+    metrics.add_argument("file", nargs="?", help="an .npz file (numpy.savez) of feature arrays [n, ...]")
+    metrics.add_argument("--features", type=_comma_list, default=None,
+                         help="array key(s) to measure, comma-separated (default: every array but the labels)")
+    metrics.add_argument("--labels", default=None, help="array key of the integer class labels [n]")
+    metrics.add_argument("--metric", type=_comma_list, default=[], help="metric name(s), comma-separated")
+    metrics.add_argument("--json", action="store_true", help="print {layer: {metric: value}} as JSON")
+    metrics.add_argument("--list", action="store_true", help="list the available metrics and exit")
+    metrics.set_defaults(func=cmd_metrics)
 
     runs = sub.add_parser("runs", help="list the runs recorded in an output directory")
     runs.add_argument("--out", default="runs", help="output directory (default: runs)")

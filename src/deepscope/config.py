@@ -49,10 +49,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip:
         kind, nullable = _base_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "") + f" (default: {default})"
+        help_text = f.metadata.get("help", "")
+        default_text = f" (default: {default})"
         if kind is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                                help=help_text)
+                                help=help_text + default_text)
             continue
         origin = typing.get_origin(kind)
         if origin in (list, tuple):
@@ -63,7 +64,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip:
             parse, metavar = kind, f.metadata.get("metavar", kind.__name__.upper())
         if nullable:
             parse = _optional(parse)
+            help_text += "; 'none' to unset"
+        help_text += default_text
         choices = f.metadata.get("choices")
+        if choices:
+            metavar = None
         parser.add_argument(flag, dest=f.name, type=parse, default=default, metavar=metavar, choices=choices,
                             help=help_text)
 

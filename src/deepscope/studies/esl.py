@@ -70,7 +70,7 @@ class ESLConfig:
     metrics: list[str] = field(default_factory=list, metadata={
         "help": "extra per-layer metrics, comma-separated (see `deepscope metrics --list`)"})
     every: int | None = field(default=None, metadata={
-        "help": "also measure every k epochs during training (default: only at the end)"})
+        "help": "also measure every k epochs during training (None: only at the end)"})
 
     def dataset_name(self) -> str:
         key = self.dataset.lower().replace("_", "").replace("-", "")

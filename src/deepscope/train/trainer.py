@@ -103,7 +103,7 @@ class Trainer:
         if self.optimizer is None:
             c = self.config
             self.optimizer = build_optimizer(c.optimizer, self.model.parameters(), lr=c.lr, momentum=c.momentum,
-                                             weight_decay=c.weight_decay, device=device)
+                                             weight_decay=c.weight_decay)
 
     def fit(self) -> TrainResult:
         """Run until ``epochs`` are done or the epoch loss falls below ``stop_loss``."""
