@@ -34,9 +34,9 @@ def test_flat_optimizers_match_torch_optim(name, kwargs, reference):
     for p, q in zip(ours_model.parameters(), ref_model.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     # the parameters really live in one buffer, and state_dict round-trips into it
-    assert all(p.data_ptr() >= ours.flat.data.data_ptr() for p in ours_model.parameters())
+    assert all(p.data_ptr() >= ours.flat.param.data_ptr() for p in ours_model.parameters())
     ours_model.load_state_dict(ref_model.state_dict())
-    torch.testing.assert_close(ours.flat.data, torch.cat([q.detach().reshape(-1) for q in ref_model.parameters()]))
+    torch.testing.assert_close(ours.flat.param.detach(), torch.cat([q.detach().reshape(-1) for q in ref_model.parameters()]))
 
 
 def test_bad_settings():
@@ -47,3 +47,15 @@ def test_bad_settings():
         build_optimizer("sgd", model.parameters(), lr=0.0)
     with pytest.raises(DeepscopeError, match="momentum"):
         build_optimizer("adam", model.parameters(), lr=1e-3, momentum=0.9)
+
+
+def test_zero_grad_keeps_the_gradient_views():
+    model, _ = _pair()
+    opt = build_optimizer("adam", model.parameters(), lr=1e-3)
+    torch.nn.functional.cross_entropy(model(torch.randn(4, 6)), torch.tensor([0, 1, 2, 0])).backward()
+    assert float(opt.flat.param.grad.abs().sum()) > 0
+    opt.zero_grad()                       # the default set_to_none=True must not cut the views loose
+    assert all(p.grad is not None and float(p.grad.abs().sum()) == 0 for p in model.parameters())
+    torch.nn.functional.cross_entropy(model(torch.randn(4, 6)), torch.tensor([0, 1, 2, 0])).backward()
+    flat_grad = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    torch.testing.assert_close(opt.flat.param.grad, flat_grad)

@@ -49,7 +49,7 @@ def test_sgd_is_really_sgd():
     x, y = _blobs(n=20)
     model = _model(p=0.0)
     t = Trainer(model, x, y, TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, progress=False))
-    assert t.optimizer.kind == "sgd" and t.optimizer.defaults["momentum"] == 0.9
+    assert isinstance(t.optimizer, torch.optim.SGD) and t.optimizer.defaults["momentum"] == 0.9
 
 
 def test_sgd_step_matches_hand_update():
