@@ -98,3 +98,15 @@ def test_bad_input():
         Trainer(_model(), x, y[:-1])
     with pytest.raises(DeepscopeError, match="unknown optimizer"):
         Trainer(_model(), x, y, TrainConfig(optimizer="lbfgs"))
+
+
+def test_thread_policy_and_restore():
+    x, y = _blobs()
+    before = torch.get_num_threads()
+    small = Trainer(_model(), x, y, TrainConfig(epochs=1, progress=False))
+    assert small.cpu_threads() == 1
+    assert Trainer(_model(), x, y, TrainConfig(threads=2, progress=False)).cpu_threads() == 2
+    big = build_model("mlp", in_features=5, num_classes=3, hidden_dim=1000, depth=4)
+    assert Trainer(big, x, y, TrainConfig(progress=False)).cpu_threads() == before
+    small.fit()
+    assert torch.get_num_threads() == before
