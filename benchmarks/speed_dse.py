@@ -1,7 +1,7 @@
 """Diffusion spectral entropy speed: deepscope against dse-dsmi 1.1 on the same data, plus the SLQ path.
 
-Exact path: uniform [0,1]^{n×256}, σ = 10, t = 1, n ∈ {1k, 2k, 4k}; each side timed ``repeats`` times
-(median), both values printed (they must agree to ~1e-12). SLQ path: n = 50,000 (far beyond the package's
+Exact path: uniform [0,1]^{n×256}, σ = 10, t = 1, n ∈ {1k, 2k, 4k}; each side timed ``repeats`` times,
+alternating (median), both values printed (they must agree to ~1e-12). SLQ path: n = 50,000 (far beyond the package's
 practical few thousand points) with its standard error; run once.
 
     python benchmarks/speed_dse.py            # the full table (a few minutes on 2 cores)
@@ -26,14 +26,18 @@ import numpy as np  # noqa: E402
 from deepscope.metrics.entropy import diffusion_spectral_entropy, estimate_diffusion_spectral_entropy  # noqa: E402
 
 
-def _timed(fn: Callable[[], float], repeats: int) -> tuple[float, float]:
-    """(median seconds over ``repeats`` calls, value of the last call)."""
-    times, value = [], float("nan")
+def _timed_pair(first: Callable[[], float], second: Callable[[], float],
+                repeats: int) -> tuple[float, float, float, float]:
+    """Median seconds of each over ``repeats`` alternating calls (so load changes on a shared machine hit
+    both alike), and the value of each one's last call: (first_s, second_s, first_value, second_value)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    values = [float("nan"), float("nan")]
     for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
+        for k, fn in enumerate((first, second)):
+            start = time.perf_counter()
+            values[k] = fn()
+            times[k].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1]), values[0], values[1]
 
 
 def run(repeats: int = 3, sizes: tuple[int, ...] = (1000, 2000, 4000), dim: int = 256,
@@ -44,8 +48,9 @@ def run(repeats: int = 3, sizes: tuple[int, ...] = (1000, 2000, 4000), dim: int 
     rows = []
     for n in sizes:
         X = np.random.default_rng(seed).uniform(size=(n, dim))
-        ours_s, ours = _timed(lambda: diffusion_spectral_entropy(X, sigma=10, t=1), repeats)
-        ref_s, ref = _timed(lambda: float(reference_dse(X, gaussian_kernel_sigma=10, t=1)), repeats)
+        ours_s, ref_s, ours, ref = _timed_pair(lambda: diffusion_spectral_entropy(X, sigma=10, t=1),
+                                               lambda: float(reference_dse(X, gaussian_kernel_sigma=10, t=1)),
+                                               repeats)
         rows.append(dict(case="exact", n=n, ours_s=ours_s, reference_s=ref_s, speedup=ref_s / ours_s,
                          ours=ours, reference=ref, abs_diff=abs(ours - ref)))
     if slq_n:
