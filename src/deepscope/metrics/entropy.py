@@ -32,7 +32,7 @@ from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features
 from deepscope.metrics.diffusion import (DiffusionOperator, Sigma, diffusion_kernel, diffusion_spectrum,
                                          gaussian_kernel, knn_adjacency, resolve_sigma, standardize_features,
-                                         subsample_rows)
+                                         subsample_rows, symmetric_eigenvalues)
 from deepscope.metrics.discrete import joint_codes, plugin_entropy, uniform_bin
 from deepscope.metrics.slq import stochastic_lanczos_quadrature
 
@@ -122,7 +122,7 @@ def estimate_diffusion_spectral_entropy(X: Any, sigma: Sigma = 10.0, t: float = 
         seed: seeds the subsamples and the SLQ probes (private generators; global RNGs are untouched).
         standardize: z-score every feature first (constant features become 0), so that σ means the same
             across layers of different scale.
-        method: ``'exact'`` (eigvalsh, float64, O(n³)), ``'slq'`` (stochastic Lanczos quadrature, matrix-free,
+        method: ``'exact'`` (LAPACK eigenvalues in float64, O(n³)), ``'slq'`` (stochastic Lanczos quadrature, matrix-free,
             O(n² p) once plus O(n²·(num_probes + sketch_size)) per Lanczos step), or ``'auto'`` (exact up to
             ``AUTO_EXACT_MAX_N`` points, SLQ beyond).
         matrix_entry: the paper's matrix-entry variant instead: row-normalise K (P' = D_K^{−1} K) and take the
@@ -183,7 +183,7 @@ def adjacency_spectral_entropy(X: Any, sigma: Sigma = 10.0, *, normalized: bool 
         lam = torch.linalg.eigvals(knn_adjacency(Z, knn))
     else:
         A = diffusion_kernel(Z, bandwidth) if normalized else gaussian_kernel(Z, bandwidth)
-        lam = torch.linalg.eigvalsh(A)
+        lam = symmetric_eigenvalues(A)
     return _shifted_entropy(lam.abs())
 
 
