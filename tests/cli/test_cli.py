@@ -60,3 +60,48 @@ def test_table_reports_unavailable_rows(tmp_path, capsys, monkeypatch):
     table = (tmp_path / "esl_table.md").read_text()
     assert "fig t1" in table and "not run" in table and (tmp_path / "esl_table.png").exists()
     assert table.count("\n") == 4
+
+
+def test_esl_with_extra_metrics(tmp_path, capsys):
+    assert main(["esl", *SMALL, "--metrics", "id,dse", "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["metrics"]) == {"input", "hidden1", "hidden2"}
+    assert all({"id_twonn", "dse"} <= set(values) for values in out["metrics"].values())
+    assert main(["esl", *SMALL, "--metrics", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown metric" in capsys.readouterr().err
+
+
+def test_metrics_command_on_npz(tmp_path, capsys):
+    import numpy as np
+
+    from deepscope.metrics import separation_fuzziness
+    from deepscope.metrics.intrinsic_dim import twonn
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 60)
+    layers = {"a": rng.normal(size=(180, 4)) + 4 * np.eye(4)[y], "b": rng.normal(size=(180, 12))}
+    path = tmp_path / "acts.npz"
+    np.savez(path, labels=y, **layers)
+    assert main(["metrics", str(path), "--labels", "labels", "--metric", "twonn,separation", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"a", "b"}
+    for name, X in layers.items():       # the command reports exactly what the functions compute
+        assert out[name]["id_twonn"] == pytest.approx(twonn(X).dimension)
+        assert out[name]["log_d"] == pytest.approx(np.log(separation_fuzziness(X, y)))
+    assert main(["metrics", str(path), "--features", "a", "--metric", "id"]) == 0
+    assert "id_twonn" in capsys.readouterr().out
+    assert main(["metrics", "--list"]) == 0
+    assert "dsmi" in capsys.readouterr().out
+
+
+def test_metrics_command_errors(tmp_path, capsys):
+    import numpy as np
+    assert main(["metrics", str(tmp_path / "missing.npz"), "--metric", "id"]) == 2
+    assert "no file" in capsys.readouterr().err
+    path = tmp_path / "a.npz"
+    np.savez(path, x=np.ones((5, 3)), bad=np.array([1.0, np.nan, 2.0]))
+    assert main(["metrics", str(path), "--features", "zz", "--metric", "id"]) == 2
+    assert "holds ['x', 'bad']" in capsys.readouterr().err
+    assert main(["metrics", str(path), "--features", "bad", "--metric", "id"]) == 2
+    assert "2-D" in capsys.readouterr().err                       # 1-D input is named, with the fix
+    assert main(["metrics", str(path), "--features", "x", "--metric", "nc"]) == 2
+    assert "labels" in capsys.readouterr().err

@@ -49,6 +49,7 @@ def test_checkpoints_record_log_d_during_training(tmp_path):
     steps = sorted(set(rows["step"]))
     per_epoch = math.ceil(SMALL.data_length / SMALL.batch_size)
     assert steps[:3] == [0, 5 * per_epoch, 10 * per_epoch] and steps[-1] == result.iterations
+    assert len(rows) == len(set(zip(rows["step"], rows["layer"])))     # the final model is measured once
     assert "nc1" in set(store.metrics(result.run_id)["metric"])
     assert set(result.extra["hidden3"]) >= {"nc1", "ncc_accuracy"}
 

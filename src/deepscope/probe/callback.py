@@ -16,18 +16,21 @@ class MetricProbe:
     """At every checkpoint: one capture of ``points`` on ``x``, then every metric on every layer.
 
     Rows ``(iteration, layer, metric, value)`` are kept in ``rows`` and passed to ``sink``
-    (e.g. ``run.log``) as they are produced.
+    (e.g. ``run.log``) as they are produced. ``final=False`` skips the call after the last step,
+    for callers that measure the trained model themselves.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, metrics: Sequence[str],
                  points: Sequence[str] | None = None, *, sink: Callable[[int, str, str, float], None] | None = None,
-                 batch_size: int = 1024) -> None:
+                 batch_size: int = 1024, final: bool = True) -> None:
         resolve(metrics)  # fail before training, not at the first checkpoint
         self.x, self.y, self.metrics, self.points = x, y, list(metrics), points
-        self.sink, self.batch_size = sink, batch_size
+        self.sink, self.batch_size, self.final = sink, batch_size, final
         self.rows: list[Row] = []
 
     def __call__(self, state: TrainState) -> None:
+        if state.finished and not self.final:
+            return
         features = capture(state.model, self.x, self.points, batch_size=self.batch_size)
         for layer, values in compute(features, self.y, self.metrics).items():
             for metric, value in values.items():

@@ -191,7 +191,7 @@ def _run(config: ESLConfig, progress: bool | None, dataset: Any, sink=None) -> E
     eval_data = data if config.measure_on == "train" or dataset is not None else load_data(config, "test")
     model = build(config, data)
     names = ["separation", *config.metrics]
-    probe = MetricProbe(eval_data.x, eval_data.y, names, measured_points(model), sink=sink)
+    probe = MetricProbe(eval_data.x, eval_data.y, names, measured_points(model), sink=sink, final=False)
     schedule = Schedule.periodic(config.every, unit="epoch") if config.every else None
     trainer = Trainer(model, data.x, data.y, train_config(config, progress), callbacks=[probe] if schedule else [],
                       schedule=schedule)
@@ -199,13 +199,14 @@ def _run(config: ESLConfig, progress: bool | None, dataset: Any, sink=None) -> E
     if outcome.diverged:
         nan = math.nan
         return ESLResult(config, [], [], nan, nan, nan, nan, nan, {}, outcome.epochs_run, outcome.iterations,
-                         outcome.final_train_loss,
-                         outcome.train_seconds, True, message=outcome.message, history=probe.rows)
+                         outcome.final_train_loss, outcome.train_seconds, True, message=outcome.message,
+                         history=probe.rows)
     fit, features = measure(model, eval_data)
     extra = compute(features, eval_data.y, config.metrics) if config.metrics else {}
     return ESLResult(config, fit.layers, fit.log_d, fit.slope, fit.intercept, fit.ratio, fit.pearson_r, fit.r2,
                      collapse_of_last_hidden(model, features, eval_data.y), outcome.epochs_run,
-                     outcome.iterations, outcome.final_train_loss, outcome.train_seconds, False, extra=extra, history=probe.rows)
+                     outcome.iterations, outcome.final_train_loss, outcome.train_seconds, False, extra=extra,
+                     history=probe.rows)
 
 
 def _log_final(handle, result: ESLResult) -> None:
