@@ -21,6 +21,8 @@ from typing import Any
 import torch
 
 from deepscope.errors import DeepscopeError
+from deepscope.metrics.separation import SeparationFit, fit_log_linear
+from deepscope.report.figures import plot_separation
 from deepscope.studies import esl as study
 from deepscope.train import Trainer, TrainResult
 
@@ -36,7 +38,7 @@ class ESL:
         self.data = study.load_data(self.config, dataset=None if isinstance(dataset, str) else dataset)
         self.model: torch.nn.Module | None = None
         self.result: TrainResult | None = None
-        self.fit = None
+        self.fit: SeparationFit | None = None
 
     def set_model(self, hidden_dim: int = 100, depth: int = 6, width_list: Sequence[int] | None = None,
                   p: float = 0, device: str | None = None, **options: Any) -> torch.nn.Module:
@@ -95,8 +97,6 @@ class ESL:
     def plot_separation(self, logD_list: Sequence[float] | None = None,  # noqa: N803 (seed's name)
                         path: str | Path = "separation.png") -> float:
         """Draw log D per layer with the fitted line, save it to ``path``, return Pearson r."""
-        from deepscope.metrics.separation import fit_log_linear
-        from deepscope.report.figures import plot_separation
         log_d = list(logD_list) if logD_list is not None else self.compute_separation()
         fit = fit_log_linear(log_d)
         plot_separation(log_d, fit.slope, fit.intercept, fit.pearson_r, path, title=f"{self.config.dataset}")
