@@ -33,9 +33,10 @@ import torch
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features
 
-DEFAULT_MAX_BYTES = 1 << 28
-"""Default cap, in bytes, on one block of the search (256 MiB): few, large blocks keep the
-per-operation overhead down (n = 10,000 points take 4 blocks in float32)."""
+DEFAULT_MAX_BYTES = 1 << 25
+"""Default cap, in bytes, on one block of the search (32 MiB): blocks of a few hundred rows stay
+in cache for the top-k that follows the product; measured on 2 cores at n = 10,000, 32 MiB was
+15-25% faster than 16 or 256 MiB at D = 100 and D = 1000."""
 
 SEARCH_DTYPES = (torch.float32, torch.float64)
 
