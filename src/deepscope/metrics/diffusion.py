@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from deepscope.errors import DeepscopeError
+from deepscope.metrics.distances import squared_distance_block, squared_distances
 
 MEDIAN_MAX_POINTS = 2048
 """The median bandwidth is taken over the pairs of at most this many points (a seeded subsample)."""
@@ -48,23 +49,6 @@ def subsample_rows(n: int, size: int, seed: int, device: torch.device | str = "c
     seeded with ``seed`` (the same rows on any device; the global RNGs are not touched)."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
     return torch.randperm(n, generator=gen)[:size].to(device)
-
-
-def _squared_distance_block(Xi: torch.Tensor, Xj: torch.Tensor, sq_i: torch.Tensor, sq_j: torch.Tensor,
-                            diagonal: bool) -> torch.Tensor:
-    """‖x_i − x_j‖² for the rows of Xi against the rows of Xj (centred data, squared norms given), clamped
-    at 0; ``diagonal`` marks a block on the diagonal (Xi is Xj), whose diagonal is set to exactly 0."""
-    D2 = torch.mm(Xi, Xj.T).mul_(-2.0).add_(sq_i[:, None]).add_(sq_j[None, :]).clamp_(min=0.0)
-    if diagonal:
-        D2.fill_diagonal_(0.0)
-    return D2
-
-
-def squared_distances(X: torch.Tensor) -> torch.Tensor:
-    """Dense squared Euclidean distances ‖x_i − x_j‖² of X [n, p], in X's dtype and device."""
-    Xc = X - X.mean(dim=0)
-    sq = (Xc * Xc).sum(dim=1)
-    return _squared_distance_block(Xc, Xc, sq, sq, diagonal=True)
 
 
 def gaussian_kernel(X: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -218,7 +202,7 @@ class DiffusionOperator:
         Xi, Xj = self._X[si], self._X[sj]
         if self.split:
             return torch.mm(Xi, Xj.T).div_(self._sigma2).expm1_()
-        D2 = _squared_distance_block(Xi, Xj, self._sq[si], self._sq[sj], diagonal=i == j)
+        D2 = squared_distance_block(Xi, Xj, self._sq[si], self._sq[sj], diagonal=i == j)
         return D2.mul_(-0.5 / self._sigma2).exp_()
 
     def _blocks(self) -> Iterator[tuple[tuple[int, int], torch.Tensor]]:

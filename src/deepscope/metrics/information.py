@@ -44,6 +44,7 @@ import torch
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features, as_labels
 from deepscope.metrics.discrete import joint_codes, plugin_entropy, uniform_bin
+from deepscope.metrics.distances import squared_distance_block
 
 DEFAULT_BINS = 30
 """Number of bins when neither ``bins`` nor ``bin_width`` is given (Shwartz-Ziv & Tishby 2017)."""
@@ -145,8 +146,7 @@ def _mixture_excess_entropy(T: torch.Tensor, inv_scale: float, block_rows: int) 
     sq_norms = (T * T).sum(dim=1)
     total = T.new_zeros(())
     for start in range(0, n, block_rows):
-        block = T[start:start + block_rows]
-        sq_dist = (sq_norms[start:start + block_rows, None] + sq_norms[None, :] - 2.0 * block @ T.T).clamp_min(0.0)
+        sq_dist = squared_distance_block(T[start:start + block_rows], T, sq_norms[start:start + block_rows], sq_norms)
         total = total + torch.logsumexp(-sq_dist * inv_scale, dim=1).sum()
     return math.log(n) - float(total) / n
 

@@ -26,6 +26,7 @@ import torch
 
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features
+from deepscope.metrics.distances import squared_distances
 
 RBF_MEDIAN_FRACTION = 0.8
 """Default RBF bandwidth as a fraction of the median pairwise distance (Kornblith et al. 2019)."""
@@ -64,7 +65,7 @@ def _linear_feature_stats(X: torch.Tensor, Y: torch.Tensor, debiased: bool) -> _
 
 def _rbf_gram(X: torch.Tensor, sigma: float | None, median_fraction: float, name: str) -> torch.Tensor:
     """exp(-||x_i - x_j||^2 / (2 s^2)); s = ``sigma``, or ``median_fraction`` x the median distance."""
-    sq = torch.cdist(X, X).square()
+    sq = squared_distances(X)
     if sigma is None:
         n = X.shape[0]
         i, j = torch.triu_indices(n, n, offset=1, device=X.device)
