@@ -1,4 +1,4 @@
-"""CIFAR-10 python batches written here with pickle, and the refusal of pickles that would run code."""
+"""CIFAR-10 and CIFAR-100 python files written here with pickle, and the refusal of pickles that would run code."""
 import os
 import pickle
 import struct
@@ -109,3 +109,54 @@ def test_bad_cifar_files_fail_clearly(tmp_path):
     (tmp_path / "test_batch").write_bytes(b"not a pickle at all")
     with pytest.raises(DeepscopeError, match="not a readable CIFAR python batch"):
         load_dataset("cifar10", root=tmp_path, split="test")
+
+
+FINE = [f"fine{i}".encode() for i in range(100)]
+COARSE = [f"coarse{i}".encode() for i in range(20)]
+
+
+def write_cifar100(folder, per_file=6):
+    """The CIFAR-100 python files (train, test, meta); returns {split: (data, fine, coarse)}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(100)
+    made = {}
+    for split in ("train", "test"):
+        data = rng.integers(0, 256, size=(per_file, 3072), dtype=np.uint8)
+        fine, coarse = rng.integers(0, 100, size=per_file).tolist(), rng.integers(0, 20, size=per_file).tolist()
+        made[split] = (data, fine, coarse)
+        (folder / split).write_bytes(pickle.dumps({b"filenames": [b"x.png"] * per_file, b"batch_label": b"b",
+                                                   b"fine_labels": fine, b"coarse_labels": coarse, b"data": data}))
+    (folder / "meta").write_bytes(pickle.dumps({b"fine_label_names": FINE, b"coarse_label_names": COARSE}))
+    return made
+
+
+def test_cifar100_fine_and_coarse_labels(tmp_path):
+    made = write_cifar100(tmp_path / "cifar-100-python")
+    train = load_dataset("cifar100", root=tmp_path)
+    data, fine, coarse = made["train"]
+    assert train.num_classes == 100 and train.class_names[7] == "fine7" and train.y.tolist() == fine
+    assert torch.equal(train.x, torch.as_tensor(data.reshape(-1, 3, 32, 32), dtype=torch.float32) / 255)
+    test = load_dataset("cifar100", root=tmp_path, split="test", label_mode="coarse")
+    assert test.num_classes == 20 and test.class_names[0] == "coarse0" and test.y.tolist() == made["test"][2]
+    assert "CIFAR-100 python batches" in test.source
+    with pytest.raises(DeepscopeError, match="label_mode must be one of"):
+        load_dataset("cifar100", root=tmp_path, label_mode="medium")
+
+
+def test_cifar100_goes_through_the_same_safe_unpickler(tmp_path):
+    write_cifar100(tmp_path)
+    marker = tmp_path / "pwned"
+    (tmp_path / "test").write_bytes(pickle.dumps({b"data": RunsAShellCommand(marker), b"fine_labels": [0]}))
+    with pytest.raises(DeepscopeError, match="refusing to unpickle"):
+        load_dataset("cifar100", root=tmp_path, split="test")
+    assert not marker.exists()
+    ten = tmp_path / "ten"                       # a CIFAR-10 batch where the CIFAR-100 train file should be
+    write_cifar(ten)
+    (ten / "train").write_bytes((ten / "data_batch_1").read_bytes())
+    (ten / "meta").write_bytes(pickle.dumps({b"fine_label_names": FINE}))
+    with pytest.raises(DeepscopeError, match=r"lacks the 'data' or 'fine_labels' entry.*CIFAR-100 python batch"):
+        load_dataset("cifar100", root=ten)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DeepscopeError, match=r"(?s)empty/cifar-100-python/train.*cs.toronto.edu"):
+        load_dataset("cifar100", root=empty)

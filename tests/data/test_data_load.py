@@ -5,14 +5,15 @@ import torch
 from deepscope.data import Dataset, available_datasets, format_datasets_table, load_dataset
 from deepscope.errors import DeepscopeError
 
-NAMES = ["mnist", "digits", "fakedata", "gaussian-mixture", "linear-regression", "sinusoidal-regression",
-         "fashion-mnist", "cifar10", "image-folder"]
+NAMES = ["mnist", "digits", "mnist1d", "geomnist", "modular", "fakedata", "gaussian-mixture", "linear-regression",
+         "sinusoidal-regression", "fashion-mnist", "cifar10", "cifar100", "image-folder"]
 
 
 def test_registry_lists_every_dataset_with_its_needs_and_options():
     infos = {info.name: info for info in available_datasets()}
     assert list(infos) == NAMES
-    assert {name for name, info in infos.items() if info.needs_root} == {"fashion-mnist", "cifar10", "image-folder"}
+    assert {name for name, info in infos.items() if info.needs_root} == {"fashion-mnist", "cifar10", "cifar100",
+                                                                         "image-folder"}
     assert all(info.description and "\n" not in info.description for info in infos.values())
     assert infos["fakedata"].options == {"image_size": 28, "channels": 1, "num_classes": 10}
     table = format_datasets_table()

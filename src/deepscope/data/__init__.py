@@ -6,7 +6,8 @@
 from deepscope.data.dataset import Dataset
 from deepscope.data.load import load_dataset
 from deepscope.data.registry import DatasetInfo, available_datasets, format_datasets_table
+from deepscope.data.select import SubsetTooLarge, SubsetTooSmall
 from deepscope.data.user import from_tensors, from_torch_dataset
 
-__all__ = ["Dataset", "DatasetInfo", "available_datasets", "format_datasets_table", "from_tensors",
-           "from_torch_dataset", "load_dataset"]
+__all__ = ["Dataset", "DatasetInfo", "SubsetTooLarge", "SubsetTooSmall", "available_datasets",
+           "format_datasets_table", "from_tensors", "from_torch_dataset", "load_dataset"]

@@ -1,4 +1,10 @@
-"""CIFAR-10 from its python batches, unpickled with a loader that refuses anything but arrays.
+"""CIFAR-10 and CIFAR-100 from their python batches, unpickled with a loader that refuses anything but arrays.
+
+Both sets store uint8 images [N, 3072] (channel-major 3 x 32 x 32) under ``data`` in pickled dicts;
+they differ only in file names and label keys (:class:`CifarLayout`): CIFAR-10 has five train
+batches, ``test_batch`` and ``batches.meta`` with ``labels``/``label_names``; CIFAR-100 has ``train``,
+``test`` and ``meta`` with ``fine_labels``/``fine_label_names`` (100 classes) and
+``coarse_labels``/``coarse_label_names`` (20 superclasses).
 
 A pickle can run any function it names, so a plain ``pickle.load`` on a downloaded file is code
 execution. :class:`ArrayUnpickler` resolves only numpy's array reconstruction (ndarray, dtype and
@@ -8,6 +14,7 @@ and numbers need no lookup. Anything else raises :class:`DeepscopeError`.
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +26,24 @@ from deepscope.data.locate import find_files, require_root
 from deepscope.data.transforms import to_unit
 from deepscope.errors import DeepscopeError
 
-SUBFOLDER = "cifar-10-batches-py"
-BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
-META = "batches.meta"
+PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
+LABEL_MODES = ("fine", "coarse")
+
+
+@dataclass(frozen=True)
+class CifarLayout:
+    """Where one CIFAR variant keeps its files and labels."""
+
+    name: str  # the registry name
+    title: str  # e.g. 'CIFAR-10'
+    subfolder: str  # the folder the archive extracts to
+    batches: dict[str, list[str]]  # split -> batch files
+    meta: str  # the file with the class names
+
+
+CIFAR10 = CifarLayout("cifar10", "CIFAR-10", "cifar-10-batches-py",
+                      {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}, "batches.meta")
+CIFAR100 = CifarLayout("cifar100", "CIFAR-100", "cifar-100-python", {"train": ["train"], "test": ["test"]}, "meta")
 _RECONSTRUCT = np.ndarray((0,)).__reduce__()[0]  # the installed numpy's ndarray rebuilder
 _FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]  # used by pickle protocol 5
 ALLOWED = {
@@ -48,7 +70,7 @@ class ArrayUnpickler(pickle.Unpickler):
         except KeyError:
             raise DeepscopeError(f"{self.where} asks to load {module}.{name}, which a CIFAR batch never needs; "
                                  f"refusing to unpickle it (it could run code). Use the original files from "
-                                 f"https://www.cs.toronto.edu/~kriz/cifar.html.") from None
+                                 f"{PAGE}.") from None
 
 
 def load_batch(path: Path) -> dict[str, Any]:
@@ -60,19 +82,19 @@ def load_batch(path: Path) -> dict[str, Any]:
             raise
         except Exception as exc:  # any unpickling failure means a damaged or foreign file
             raise DeepscopeError(f"{path} is not a readable CIFAR python batch ({type(exc).__name__}: {exc}); "
-                                 f"download the 'CIFAR-10 python version' again.") from exc
+                                 f"download the 'python version' again from {PAGE}.") from exc
     if not isinstance(content, dict):
-        raise DeepscopeError(f"{path} should hold a dict; got {type(content).__name__}. Is it a CIFAR-10 batch?")
+        raise DeepscopeError(f"{path} should hold a dict; got {type(content).__name__}. Is it a CIFAR python batch?")
     return {key.decode() if isinstance(key, bytes) else key: value for key, value in content.items()}
 
 
-def _batch_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _batch_arrays(path: Path, label_key: str, layout: CifarLayout) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images [N, 3, 32, 32], int64 labels [N]) of one batch file, checked."""
     batch = load_batch(path)
-    if "data" not in batch or "labels" not in batch:
-        raise DeepscopeError(f"{path} lacks the 'data' or 'labels' entry (keys: {sorted(batch)}); "
-                             f"is it a CIFAR-10 (not CIFAR-100) python batch?")
-    data, labels = batch["data"], np.asarray(batch["labels"], dtype=np.int64)
+    if "data" not in batch or label_key not in batch:
+        raise DeepscopeError(f"{path} lacks the 'data' or '{label_key}' entry (keys: {sorted(batch)}); "
+                             f"is it a {layout.title} python batch?")
+    data, labels = batch["data"], np.asarray(batch[label_key], dtype=np.int64)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise DeepscopeError(f"{path}: 'data' should be uint8 [N, 3072]; got "
                              f"{getattr(data, 'dtype', type(data).__name__)} of shape {np.shape(data)}.")
@@ -81,20 +103,37 @@ def _batch_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def load_cifar10(request: SourceRequest) -> Dataset:
-    """CIFAR-10 (50,000 train / 10,000 test RGB 32x32) from the python batches."""
-    how_to_get = (f"Download 'CIFAR-10 python version' from https://www.cs.toronto.edu/~kriz/cifar.html and "
-                  f"extract it into {request.root or 'ROOT'} (giving {SUBFOLDER}/), or put its batch files "
-                  f"directly in the root.")
-    root = require_root(request.root, "cifar10", how_to_get)
-    *batch_paths, meta_path = find_files(root, SUBFOLDER, BATCHES[request.split] + [META], dataset="cifar10",
-                                         how_to_get=how_to_get)
-    names = load_batch(meta_path).get("label_names")
-    if not isinstance(names, list) or len(names) != 10:
-        raise DeepscopeError(f"{meta_path} should list 10 'label_names'; got {names!r}.")
-    arrays = [_batch_arrays(path) for path in batch_paths]
+def _load_cifar(request: SourceRequest, layout: CifarLayout, label_key: str, names_key: str,
+                num_classes: int) -> Dataset:
+    """Images [n, 3, 32, 32] in [0, 1] and the ``label_key`` labels of ``request.split``, named from the meta file."""
+    how_to_get = (f"Download '{layout.title} python version' from {PAGE} and extract it into "
+                  f"{request.root or 'ROOT'} (giving {layout.subfolder}/), or put its files directly in the root.")
+    root = require_root(request.root, layout.name, how_to_get)
+    *batch_paths, meta_path = find_files(root, layout.subfolder, layout.batches[request.split] + [layout.meta],
+                                         dataset=layout.name, how_to_get=how_to_get)
+    names = load_batch(meta_path).get(names_key)
+    if not isinstance(names, list) or len(names) != num_classes:
+        raise DeepscopeError(f"{meta_path} should list {num_classes} '{names_key}'; got {names!r}.")
+    arrays = [_batch_arrays(path, label_key, layout) for path in batch_paths]
     return Dataset(x=to_unit(np.concatenate([img for img, _ in arrays]), 255.0),
                    y=torch.as_tensor(np.concatenate([lab for _, lab in arrays])),
                    class_names=[n.decode() if isinstance(n, bytes) else str(n) for n in names],
-                   source="CIFAR-10 python batches " + ", ".join(str(p) for p in batch_paths),
-                   task="classification", name="cifar10")
+                   source=f"{layout.title} python batches " + ", ".join(str(p) for p in batch_paths),
+                   task="classification", name=layout.name)
+
+
+def load_cifar10(request: SourceRequest) -> Dataset:
+    """CIFAR-10 (50,000 train / 10,000 test RGB 32x32, 10 classes) from the python batches."""
+    return _load_cifar(request, CIFAR10, "labels", "label_names", 10)
+
+
+def load_cifar100(request: SourceRequest, *, label_mode: str = "fine") -> Dataset:
+    """CIFAR-100 (50,000 train / 10,000 test RGB 32x32) from the python files.
+
+    ``label_mode='fine'`` labels the 100 classes, ``'coarse'`` the 20 superclasses.
+    """
+    if label_mode not in LABEL_MODES:
+        raise DeepscopeError(f"label_mode must be one of {LABEL_MODES} (100 classes or 20 superclasses); "
+                             f"got {label_mode!r}.")
+    return _load_cifar(request, CIFAR100, f"{label_mode}_labels", f"{label_mode}_label_names",
+                       100 if label_mode == "fine" else 20)

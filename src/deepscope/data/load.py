@@ -1,7 +1,7 @@
 """``load_dataset``: one call from a name (or your own data) to tensors on the device.
 
-The path: load (images scaled to [0, 1]) -> class filter -> random subset of n -> grayscale ->
-resize -> normalize -> device.
+The path: load (images scaled to [0, 1]) -> class filter -> random subset of n (stratified by
+class for classification) -> grayscale -> resize -> normalize -> device.
 """
 from __future__ import annotations
 
@@ -56,11 +56,14 @@ def _user_data(data: Any, root: Any, split: str, options: dict[str, Any]) -> Dat
 
 
 def _pixels(data: Dataset, grayscale: bool, size: int | None, normalize: bool) -> Dataset:
-    """Apply grayscale -> resize -> normalize; the first two need images [n, C, H, W]."""
+    """Apply grayscale -> resize -> normalize; the first two need images [n, C, H, W], the last float inputs."""
     x, meta = data.x, dict(data.meta)
     if (grayscale or size) and not data.is_image:
-        raise DeepscopeError(f"grayscale/size apply to images [n, C, H, W]; {data.name!r} has samples of shape "
-                             f"{data.input_shape}. Drop those options (or reshape x to [n, C, H, W]).")
+        raise DeepscopeError(f"grayscale/size apply to images [n, C, H, W]; {data.name!r} holds {data.kind} inputs "
+                             f"of shape {data.input_shape}. Drop those options (or reshape x to [n, C, H, W]).")
+    if normalize and data.kind == "tokens":
+        raise DeepscopeError(f"normalize standardises real-valued inputs; {data.name!r} holds token ids "
+                             f"(vocab_size {data.vocab_size}). Drop normalize (or standardise data.one_hot()).")
     if grayscale:
         x = to_grayscale(x)
     if size:
@@ -89,11 +92,13 @@ def load_dataset(name: str | Any, *, n: int | None = None, size: int | None = No
 
     Args:
         name: a registered name, an ``(x, y)`` pair of tensors/arrays, or a torch Dataset of (x, y).
-        n: keep a random subset of n samples drawn with ``seed`` (generated sets: draw n, default 1000).
-        size: resize images to size x size (bilinear, antialias, align_corners=False).
-        grayscale: RGB -> luma 0.299 R + 0.587 G + 0.114 B (one channel).
+        n: keep a random subset of n samples drawn with ``seed``, stratified by class for classification
+            (see :func:`deepscope.data.select.random_subset`; generated sets: draw n, default 1000).
+        size: resize images to size x size (bilinear, antialias, align_corners=False); images only.
+        grayscale: RGB -> luma 0.299 R + 0.587 G + 0.114 B (one channel); images only.
         normalize: standardise each channel (vectors: each feature) to mean 0 / std 1 with this set's
-            own statistics (recorded in ``meta['normalize_mean']`` / ``meta['normalize_std']``).
+            own statistics (recorded in ``meta['normalize_mean']`` / ``meta['normalize_std']``); not
+            for token inputs.
         seed: makes the subset and any generated data reproducible.
         split: ``'train'`` or ``'test'``.
         root: folder of the dataset's files (needed for file datasets; optional for mnist).

@@ -1,4 +1,4 @@
-"""Choosing samples: a class filter, a seeded random subset, and the fixed per-class split."""
+"""Choosing samples: a class filter, a seeded (stratified) random subset, and the fixed per-class split."""
 from __future__ import annotations
 
 import dataclasses
@@ -43,14 +43,76 @@ def _class_id(names: list[str], c: int | str) -> int:
                          f"Pass ids or names from that list.")
 
 
+class SubsetTooLarge(DeepscopeError):
+    """A subset of ``requested`` samples was asked of data that has only ``available``.
+
+    A front end can catch it and re-word the message with its own option name (e.g. a CLI flag).
+    """
+
+    def __init__(self, requested: int, available: int, name: str) -> None:
+        super().__init__(f"n={requested} is more than the {available} samples {name!r} has (after the split and any "
+                         f"class filter); pass n <= {available}.")
+        self.requested, self.available = requested, available
+
+
+class SubsetTooSmall(DeepscopeError):
+    """A stratified subset of ``requested`` samples cannot hold one sample of each of ``num_classes`` classes."""
+
+    def __init__(self, requested: int, num_classes: int, name: str) -> None:
+        super().__init__(f"n={requested} would leave classes empty: {name!r} has {num_classes} classes and a subset "
+                         f"keeps at least one sample of each. Pass n >= {num_classes}, or keep fewer classes with "
+                         f"classes=[...].")
+        self.requested, self.num_classes = requested, num_classes
+
+
+def stratified_counts(class_sizes: Sequence[int], n: int) -> list[int]:
+    """How many of ``n`` samples each class gives: proportional to its size, largest-remainder rounding.
+
+    Class k's quota is n * size_k / N (N = sum of sizes). Each class first gets the floor of its
+    quota; the samples left over go one each to the classes with the largest fractional parts
+    (ties: lower class id first). A class that has samples but got 0 (a rare class and a small n)
+    then takes one from the class with the largest count, so no class with samples ends up empty.
+    Requires n <= N and n >= the number of classes that have samples.
+    """
+    sizes = np.asarray(class_sizes, dtype=np.int64)
+    quotas = n * sizes / sizes.sum()
+    counts = np.floor(quotas).astype(np.int64)
+    by_remainder = np.argsort(-(quotas - counts), kind="stable")
+    counts[by_remainder[: n - int(counts.sum())]] += 1
+    for k in np.flatnonzero((counts == 0) & (sizes > 0)):
+        counts[np.argmax(counts)] -= 1
+        counts[k] = 1
+    return counts.tolist()
+
+
 def random_subset(data: Dataset, n: int, seed: int) -> Dataset:
-    """``n`` samples drawn without replacement using ``seed`` (kept in their original order)."""
+    """``n`` samples drawn without replacement using ``seed``, kept in their original order.
+
+    Classification data gives a stratified subset: :func:`stratified_counts` per class, each drawn
+    uniformly within its class, so a small ``n`` cannot leave a class empty by chance. Regression
+    data gives a plain uniform subset.
+
+    Raises:
+        SubsetTooLarge: ``n`` exceeds the samples available.
+        SubsetTooSmall: classification data with fewer than one sample per (non-empty) class.
+    """
     if n > len(data):
-        raise DeepscopeError(f"n={n} is more than the {len(data)} samples {data.name!r} has (after the split "
-                             f"and any class filter); pass n <= {len(data)}.")
+        raise SubsetTooLarge(n, len(data), data.name)
     if n == len(data):
         return data
-    idx = torch.randperm(len(data), generator=stream(seed, "subset"))[:n].sort().values.to(data.x.device)
+    gen = stream(seed, "subset")
+    if data.task != "classification":
+        idx = torch.randperm(len(data), generator=gen)[:n]
+    else:
+        labels = data.y.cpu()
+        sizes = torch.bincount(labels, minlength=data.num_classes).tolist()
+        present = sum(size > 0 for size in sizes)
+        if n < present:
+            raise SubsetTooSmall(n, present, data.name)
+        members = [torch.nonzero(labels == k).flatten() for k in range(data.num_classes)]
+        idx = torch.cat([m[torch.randperm(len(m), generator=gen)[:count]]
+                         for m, count in zip(members, stratified_counts(sizes, n))])
+    idx = idx.sort().values.to(data.x.device)
     return dataclasses.replace(data, x=data.x[idx], y=data.y[idx])
 
 

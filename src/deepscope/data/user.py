@@ -1,8 +1,9 @@
 """Bring your own data: tensors/arrays or a torch Dataset become a :class:`Dataset`.
 
 User inputs are taken at their own scale (no [0, 1] scaling), except PIL images returned by a torch
-Dataset, which are read like image files. Integer targets mean classification (ids 0..K-1);
-floating-point targets mean regression unless ``class_names`` are given.
+Dataset, which are read like image files. Numpy arrays are converted once: real inputs become
+float32, or stay int64 token ids when ``vocab_size`` is given. Integer targets mean classification
+(ids 0..K-1, int64); floating-point targets mean regression (float32) unless ``class_names`` are given.
 """
 from __future__ import annotations
 
@@ -29,26 +30,37 @@ def _as_tensor(value: Any, what: str) -> torch.Tensor:
         raise DeepscopeError(f"{what} must be a tensor, array or number; got {type(value).__name__} ({exc}).") from exc
 
 
+def _is_integer(t: torch.Tensor) -> bool:
+    return t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
+
+
 def from_tensors(x: Any, y: Any, *, name: str = "user", class_names: Sequence[str] | None = None,
-                 source: str | None = None) -> Dataset:
+                 source: str | None = None, vocab_size: int | None = None) -> Dataset:
     """A Dataset from inputs ``x`` [n, ...] and targets ``y`` (tensors or arrays).
 
     Integer (or bool) ``y`` [n] gives classification with classes 0..max(y) named ``class_names``
-    (default ``'0'``, ``'1'``, ...); floating ``y`` [n] or [n, d_out] gives regression.
+    (default ``'0'``, ``'1'``, ...); floating ``y`` [n] or [n, d_out] gives regression. Inputs
+    become float32, except with ``vocab_size``: then ``x`` must be integer token ids [n, L] and
+    stays int64 (kind 'tokens').
     """
     x_t, y_t = _as_tensor(x, "x"), _as_tensor(y, "y")
     if x_t.ndim < 2:
         raise DeepscopeError(f"x must be [n samples, ...]; got shape {tuple(x_t.shape)}. For one feature per "
                              f"sample pass x.reshape(-1, 1).")
-    if not (x_t.is_floating_point() or x_t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32,
-                                                     torch.int64, torch.bool)):
+    if not (x_t.is_floating_point() or _is_integer(x_t)):
         raise DeepscopeError(f"x must be real-valued; got dtype {x_t.dtype}.")
-    x_t = x_t.to(torch.float32)
+    if not (y_t.is_floating_point() or _is_integer(y_t)):
+        raise DeepscopeError(f"y must hold integer class ids or real regression targets; got dtype {y_t.dtype}.")
+    if vocab_size is not None and (x_t.is_floating_point() or x_t.dtype == torch.bool):
+        raise DeepscopeError(f"vocab_size={vocab_size} means x holds token ids, but x is {x_t.dtype}; pass integer "
+                             f"ids, or drop vocab_size for real-valued inputs.")
+    x_t = x_t.to(torch.float32 if vocab_size is None else torch.int64)
     y_t = y_t.to(x_t.device)
     source = source or f"user tensors x {tuple(x_t.shape)}, y {tuple(y_t.shape)}"
     if y_t.is_floating_point() and class_names is None:
         y_t = y_t.reshape(-1, 1) if y_t.ndim == 1 else y_t
-        return Dataset(x=x_t, y=y_t.to(torch.float32), class_names=[], source=source, task="regression", name=name)
+        return Dataset(x=x_t, y=y_t.to(torch.float32), class_names=[], source=source, task="regression", name=name,
+                       vocab_size=vocab_size)
     if y_t.is_floating_point() and not bool(torch.all(y_t == torch.round(y_t))):
         raise DeepscopeError("class labels must be whole numbers; got fractional values in y. Drop class_names "
                              "for a regression target.")
@@ -62,7 +74,8 @@ def from_tensors(x: Any, y: Any, *, name: str = "user", class_names: Sequence[st
     if len(names) < k:
         raise DeepscopeError(f"labels go up to {k - 1} but only {len(names)} class names were given; "
                              f"give one name per class id 0..{k - 1}.")
-    return Dataset(x=x_t, y=y_t, class_names=names, source=source, task="classification", name=name)
+    return Dataset(x=x_t, y=y_t, class_names=names, source=source, task="classification", name=name,
+                   vocab_size=vocab_size)
 
 
 def _pairs(dataset: Any) -> Iterable[Any]:

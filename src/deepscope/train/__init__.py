@@ -1,7 +1,9 @@
-"""Training: the loop, optimisers, checkpoint schedules."""
+"""Training: the loop, optimisers, augmentation, held-out evaluation, checkpoint schedules."""
+from deepscope.train.augment import Augment
+from deepscope.train.evaluate import evaluate
 from deepscope.train.optim import OPTIMIZERS, build_optimizer
 from deepscope.train.schedule import Schedule, Step
 from deepscope.train.trainer import TrainConfig, Trainer, TrainResult, TrainState
 
-__all__ = ["OPTIMIZERS", "Schedule", "Step", "TrainConfig", "TrainResult", "TrainState", "Trainer",
-           "build_optimizer"]
+__all__ = ["OPTIMIZERS", "Augment", "Schedule", "Step", "TrainConfig", "TrainResult", "TrainState", "Trainer",
+           "build_optimizer", "evaluate"]
