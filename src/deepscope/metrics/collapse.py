@@ -19,11 +19,12 @@ import torch
 
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features
+from deepscope.metrics._summary import Summarized
 from deepscope.metrics.scatter import class_scatter
 
 
-@dataclass(frozen=True)
-class NeuralCollapse:
+@dataclass(frozen=True, repr=False)
+class NeuralCollapse(Summarized):
     """NC1–NC4 of one layer's features (Papyan, Han & Donoho 2020).
 
     - ``nc1`` = Tr(Σ_W Σ_B^+)/K, within-class variability relative to the between-class spread.
@@ -60,6 +61,9 @@ class NeuralCollapse:
     def as_metrics(self) -> dict[str, float]:
         """The measured values by name, leaving out those not computed (nc3/nc4 without a classifier)."""
         return {k: float(v) for k, v in asdict(self).items() if v is not None and k != "num_classes"}
+
+    def summary(self) -> str:
+        return ", ".join(f"{k} {v:.4g}" for k, v in self.as_metrics().items()) + f" (K={self.num_classes})"
 
 
 def neural_collapse(X: Any, y: Any, weight: Any = None, bias: Any = None, *,

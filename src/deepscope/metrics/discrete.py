@@ -4,12 +4,27 @@ A continuous representation is made discrete by binning each coordinate; each ro
 indices is one joint symbol; the plug-in entropy of the symbols is H = -sum_s p_s log p_s with
 p_s the fraction of rows equal to s (Shwartz-Ziv & Tishby 2017; the "classic Shannon entropy"
 baseline of Liao et al. 2023).
+
+The plug-in entropy of n draws is biased low. Miller (1955, "Note on the bias of information
+estimates") gives, for m symbols of non-zero probability,
+
+    E[Ĥ] − H ≈ −(m − 1) / (2n)  nats  = −(m − 1) / (2n ln 2)  bits,
+
+and the Miller–Madow estimate adds it back with m̂, the number of distinct symbols seen:
+Ĥ_MM = Ĥ + (m̂ − 1)/(2n) nats. It removes the leading bias term while m̂ ≈ m, i.e. while n is large
+next to the number of symbols; with nearly every row its own symbol it cannot help.
 """
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
+
+from deepscope.errors import DeepscopeError
+
+Correction = Literal["miller-madow"] | None
+"""A bias correction of the plug-in entropy: None (the plug-in value) or ``"miller-madow"``."""
 
 
 def uniform_bin(X: torch.Tensor, bins: int, lo: float | torch.Tensor | None = None,
@@ -48,3 +63,18 @@ def plugin_entropy(symbols: torch.Tensor, base: float = 2.0) -> float:
     """Plug-in entropy H = -sum_s p_s log_base p_s of a 1-D tensor of discrete symbols."""
     p = symbol_probabilities(symbols)
     return float(-(p * torch.log(p)).sum()) / math.log(base)
+
+
+def discrete_entropy(symbols: torch.Tensor, base: float = 2.0, correction: Correction = None) -> float:
+    """Entropy of a 1-D tensor of symbols: the plug-in value, or with ``correction="miller-madow"``
+
+        Ĥ_MM = Ĥ + (m̂ − 1) / (2 n ln base),
+
+    m̂ the number of distinct symbols among the n (Miller 1955; see the module docstring).
+    """
+    if correction not in (None, "miller-madow"):
+        raise DeepscopeError(f"correction must be None (plug-in) or 'miller-madow'; got {correction!r}.")
+    h = plugin_entropy(symbols, base)
+    if correction is None:
+        return h
+    return h + (torch.unique(symbols).numel() - 1) / (2 * symbols.numel() * math.log(base))

@@ -43,6 +43,7 @@ import torch
 
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features, as_labels
+from deepscope.metrics._summary import Summarized
 from deepscope.metrics.discrete import joint_codes, plugin_entropy, uniform_bin
 from deepscope.metrics.distances import squared_distance_block
 
@@ -55,8 +56,8 @@ PAIRWISE_BLOCK_ELEMENTS = 2 ** 22
 _LN2 = math.log(2.0)
 
 
-@dataclass(frozen=True)
-class InformationPlanePoint:
+@dataclass(frozen=True, repr=False)
+class InformationPlanePoint(Summarized):
     """One point of the information plane, in bits.
 
     ``i_xt`` and ``i_ty`` are the two coordinates; ``h_y`` is the plug-in label entropy H(Y), the
@@ -72,6 +73,11 @@ class InformationPlanePoint:
     bins: int | None = None
     value_range: tuple[float, float] | None = None
     noise_var: float | None = None
+
+    def summary(self) -> str:
+        setting = f"{self.bins} bins" if self.bins is not None else f"noise variance {self.noise_var:g}"
+        return (f"I(X;T) {self.i_xt:.4g} bits, I(T;Y) {self.i_ty:.4g} of H(Y) {self.h_y:.4g} bits "
+                f"({self.method}, {setting}, n={self.n})")
 
 
 def _conditional_entropy(symbols: torch.Tensor, groups: torch.Tensor) -> float:

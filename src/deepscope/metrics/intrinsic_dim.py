@@ -26,14 +26,18 @@ import torch
 
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features
+from deepscope.metrics._summary import Summarized
 from deepscope.metrics.neighbors import DEFAULT_MAX_BYTES, as_distance_matrix, knn
 
 Fit = Callable[[torch.Tensor], "tuple[float, int]"]
 
 
-@dataclass(frozen=True)
-class IDEstimate:
-    """An intrinsic-dimension estimate and how it was made.
+_METHOD_NAMES = {"twonn": "TwoNN", "mle": "MLE", "pca": "PCA"}
+
+
+@dataclass(frozen=True, repr=False)
+class IDEstimate(Summarized):
+    """An intrinsic-dimension estimate and how it was made; ``float(estimate)`` is ``dimension``.
 
     Attributes:
         dimension: the estimate (the mean over resamples when there are several).
@@ -51,10 +55,27 @@ class IDEstimate:
     method: str
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def __float__(self) -> float:
+        return float(self.dimension)
 
-@dataclass(frozen=True)
-class LayerID:
-    """The ID of one named layer, as chosen by :func:`llid` or :func:`pid`."""
+    def summary(self) -> str:
+        if self.method == "pca":
+            return (f"PCA ID {self.dimension:.0f} (explains {self.settings['explained']:.1%} of the variance, "
+                    f"asked {self.settings['variance']:.0%}; n={self.n_used})")
+        value = f"{self.dimension:.2f}"
+        if len(self.estimates) > 1:
+            value += f" ± {self.std:.2f} over {len(self.estimates)} resamples"
+        details = [f"n={self.n_used} used"]
+        if "k" in self.settings:
+            details.insert(0, f"k={self.settings['k']}")
+        if "convention" in self.settings:
+            details.append(f"{self.settings['convention']} convention")
+        return f"{_METHOD_NAMES.get(self.method, self.method)} ID {value} ({', '.join(details)})"
+
+
+@dataclass(frozen=True, repr=False)
+class LayerID(Summarized):
+    """The ID of one named layer, as chosen by :func:`llid` or :func:`pid`; ``float(result)`` is its ID."""
 
     layer: str
     estimate: IDEstimate
@@ -62,6 +83,12 @@ class LayerID:
     @property
     def dimension(self) -> float:
         return self.estimate.dimension
+
+    def __float__(self) -> float:
+        return float(self.estimate)
+
+    def summary(self) -> str:
+        return f"layer {self.layer!r}: {self.estimate.summary()}"
 
 
 # ---------------------------------------------------------------------------------------------

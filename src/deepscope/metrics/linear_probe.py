@@ -27,15 +27,16 @@ import torch
 
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features, as_labels
+from deepscope.metrics._summary import Summarized
 
 Method = Literal["ridge", "logistic"]
 
 
-@dataclass(frozen=True)
-class ProbeResult:
-    """A probe's accuracies: ``majority_accuracy`` is the test accuracy of always answering the
-    most common training class (the chance level to compare ``test_accuracy`` with);
-    ``regularization`` is ``alpha`` for ridge and ``C`` for logistic."""
+@dataclass(frozen=True, repr=False)
+class ProbeResult(Summarized):
+    """A probe's accuracies; ``float(result)`` is ``test_accuracy``, the headline. ``majority_accuracy``
+    is the test accuracy of always answering the most common training class (the chance level to
+    compare ``test_accuracy`` with); ``regularization`` is ``alpha`` for ridge and ``C`` for logistic."""
 
     train_accuracy: float
     test_accuracy: float
@@ -46,9 +47,17 @@ class ProbeResult:
     method: str
     regularization: float
 
+    def __float__(self) -> float:
+        return float(self.test_accuracy)
 
-@dataclass(frozen=True)
-class RidgeProbe:
+    def summary(self) -> str:
+        return (f"{self.method} probe: test accuracy {self.test_accuracy:.4f} (train {self.train_accuracy:.4f}, "
+                f"majority class {self.majority_accuracy:.4f}; {self.n_train} train / {self.n_test} test rows, "
+                f"{self.n_classes} classes)")
+
+
+@dataclass(frozen=True, repr=False)
+class RidgeProbe(Summarized):
     """A fitted one-vs-all ridge classifier: scores X @ coef + intercept, one column per class."""
 
     coef: torch.Tensor        # [p, K]
@@ -59,6 +68,9 @@ class RidgeProbe:
         """Class id of the highest score for each row of ``X`` [n, p] (float64, same device)."""
         scores = X @ self.coef + self.intercept
         return self.classes.to(X.device)[scores.argmax(dim=1)]
+
+    def summary(self) -> str:
+        return f"ridge probe: {self.coef.shape[0]} features -> classes {self.classes.tolist()}"
 
 
 def _classes(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

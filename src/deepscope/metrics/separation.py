@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepscope.errors import DeepscopeError
+from deepscope.metrics._summary import Summarized
 from deepscope.metrics.scatter import class_scatter
 
 
@@ -41,8 +42,8 @@ def separation_fuzziness(X: Any, y: Any, *, rtol: float | None = None) -> float:
     return s.trace_ratio(s.counts / s.n, rtol)
 
 
-@dataclass(frozen=True)
-class LogLinearFit:
+@dataclass(frozen=True, repr=False)
+class LogLinearFit(Summarized):
     """Least-squares line log D_l ≈ intercept + slope · l over layer indices l = 0..L−1.
 
     ``slope`` b and ``intercept`` a minimise Σ_l (log D_l − a − b·l)²; ``ratio`` ρ = exp(b) is
@@ -59,8 +60,12 @@ class LogLinearFit:
     pearson_r: float
     r2: float
 
+    def summary(self) -> str:
+        return (f"log D = {self.intercept:.4g} {'-' if self.slope < 0 else '+'} {abs(self.slope):.4g}·l: "
+                f"ratio {self.ratio:.4g} per layer, Pearson r {self.pearson_r:.4f}, R² {self.r2:.4f}")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class SeparationFit(LogLinearFit):
     """Separation fuzziness per layer and its log-linear fit (see :class:`LogLinearFit`).
 
@@ -70,6 +75,9 @@ class SeparationFit(LogLinearFit):
 
     layers: tuple[Hashable, ...]
     log_d: tuple[float, ...]
+
+    def summary(self) -> str:
+        return f"{len(self.layers)} layers {self.layers[0]!r}..{self.layers[-1]!r}, " + super().summary()
 
 
 def fit_log_linear(log_d: Sequence[float]) -> LogLinearFit:

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from deepscope.errors import DeepscopeError
+from deepscope.metrics._summary import Summarized
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 """A symmetric linear operator: ``matvec(V)`` returns A @ V for V of shape [n, m]. For an operator that
@@ -45,13 +46,19 @@ SpectralFunction = Callable[[torch.Tensor], torch.Tensor]
 """An elementwise function f applied to a float64 tensor of Ritz values."""
 
 
-@dataclass(frozen=True)
-class TraceEstimate:
-    """A stochastic estimate of tr f(A) and its standard error over probes."""
+@dataclass(frozen=True, repr=False)
+class TraceEstimate(Summarized):
+    """A stochastic estimate of tr f(A) and its standard error over probes; ``float(result)`` is ``value``."""
 
     value: float
     stderr: float
     num_probes: int
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def summary(self) -> str:
+        return f"trace {self.value:.6g} ± {self.stderr:.2g} ({self.num_probes} probes)"
 
 
 @dataclass(frozen=True)

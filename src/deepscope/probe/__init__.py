@@ -1,4 +1,6 @@
-"""Forward-hook capture of named layers, and a callback that measures them during training."""
-from deepscope.probe.capture import capture, probe_points
+"""Forward-hook capture of named layers, activation files, and a callback that measures layers during training."""
+from deepscope.probe.capture import LargeCaptureWarning, SkippedProbePointWarning, capture, probe_points
+from deepscope.probe.files import load_activations, save_activations
 
-__all__ = ["capture", "probe_points"]
+__all__ = ["LargeCaptureWarning", "SkippedProbePointWarning", "capture", "load_activations", "probe_points",
+           "save_activations"]
