@@ -13,11 +13,12 @@ __version__ = "0.1.0"
 from deepscope import metrics  # noqa: E402
 from deepscope.data import Dataset, available_datasets, load_dataset  # noqa: E402
 from deepscope.errors import DeepscopeError  # noqa: E402
-from deepscope.models import build_model  # noqa: E402
-from deepscope.probe import capture  # noqa: E402
+from deepscope.models import build_model, load_model, save_model  # noqa: E402
+from deepscope.probe import capture, probe_points  # noqa: E402
 from deepscope.store import Store  # noqa: E402
 from deepscope.studies.esl_api import ESL  # noqa: E402
 from deepscope.train import Schedule, TrainConfig, Trainer  # noqa: E402
 
 __all__ = ["ESL", "Dataset", "DeepscopeError", "Schedule", "Store", "TrainConfig", "Trainer", "available_datasets",
-           "build_model", "capture", "load_dataset", "metrics", "__version__"]
+           "build_model", "capture", "load_dataset", "load_model", "metrics", "probe_points", "save_model",
+           "__version__"]

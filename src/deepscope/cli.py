@@ -1,194 +1,314 @@
-"""`deepscope <command>`: parses flags, calls the library, prints. Bad input exits non-zero with a message."""
+"""`deepscope <command>`: parses flags, calls the library, prints. Bad input exits 2 with one line.
+
+Every registered study (:mod:`deepscope.studies.registry`) becomes a command with one flag per
+config field; nothing here is specific to one study.
+"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import math
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from deepscope import __version__
-from deepscope.config import add_dataclass_arguments, dataclass_from_args
+from deepscope.config import ConfigError, add_dataclass_arguments, defaults, flag_name, parse_text, read_yaml
 from deepscope.errors import DeepscopeError
+from deepscope.report.plain import finite, text_table
+from deepscope.studies.base import Study
+from deepscope.studies.registry import STUDIES, all_studies, get_study
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
-def _finite(obj):
-    """Replace NaN/inf by None so the printed JSON is standard."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: what was wrong and where to look, exit 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-# -- esl ---------------------------------------------------------------------------------------------------
-
-def _print_esl(result, figure_path: Path | None) -> None:
-    from deepscope.studies import esl as study
-    c = result.config
-    print(f"equi-separation law: {c.dataset} n={c.data_length} {c.data_size}x{c.data_size}, MLP depth "
-          f"{len(c.hidden_widths()) + 1}, {c.opt} lr {c.lr:g}, batch {c.batch_size}, seed {c.seed}")
-    reuse = " (reused a finished run with this config; --force to rerun)" if result.reused else ""
-    print(f"run {result.run_id or '-'}{reuse}: {result.epochs_run} epochs, final train loss "
-          f"{result.final_train_loss:.3e}, {result.train_seconds:.2f} s training")
-    if result.diverged:
-        print(result.message)
-        return
-    print(f"\n{'layer':<10} {'index':>5} {'log D':>10}")
-    for i, (layer, value) in enumerate(zip(result.layers, result.log_d)):
-        print(f"{layer:<10} {i:>5} {value:>10.4f}")
-    print(f"\nfit: log D = {result.intercept:.4f} + {result.slope:.4f} * layer;  decay ratio rho = "
-          f"{result.ratio:.4f} per layer;  Pearson r = {result.pearson_r:.4f};  R^2 = {result.r2:.4f}")
-    nc = ", ".join(f"{k} {v:.4g}" for k, v in result.nc.items() if v is not None)
-    print(f"neural collapse ({result.layers[-1]}): {nc}")
-    for layer, values in result.extra.items():
-        print(f"{layer}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
-    print(f"\nverdict: {study.verdict(result)}")
-    if figure_path is not None:
-        print(f"figure: {figure_path}")
+def _out_dir(text: str) -> Path:
+    """``--out``: a directory that exists or can be made (checked before anything runs)."""
+    path = Path(text)
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r} cannot be a directory: {parent} is a file; "
+                                                 f"pass a directory path")
+            break
+    return path
 
 
-def cmd_esl(args: argparse.Namespace) -> int:
+def _comma_list(text: str) -> list[str]:
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or any(not part for part in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, e.g. a,b; got {text!r}")
+    return parts
+
+
+# -- studies ----------------------------------------------------------------------------------------------
+
+def _settings_from_set(study: Study, assignments: list[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs as settings (keys may use - or _)."""
+    fields = {f.name for f in dataclasses.fields(study.config)}
+    values = {}
+    for text in assignments:
+        key, sep, raw = text.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise DeepscopeError(f"--set takes key=value (e.g. --set lr=0.01); got {text!r}.")
+        if key not in fields:
+            raise DeepscopeError(f"--set {key}: {study.name} has no setting {key!r}; its settings are: "
+                                 f"{', '.join(sorted(fields))}.")
+        try:
+            values[key] = parse_text(study.config, key, raw)
+        except ValueError as exc:
+            raise DeepscopeError(f"--set {key}: {exc}.") from None
+    return values
+
+
+def resolve_config(study: Study, args: argparse.Namespace) -> Any:
+    """Defaults <- preset <- --config file <- flags <- --set, validated (a ConfigError names the field)."""
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(study.config) if hasattr(args, f.name)}
+    layers = [study.preset(args.preset) if args.preset else {}]
+    if args.config:
+        layers.append(read_yaml(args.config))
+    layers += [flags, _settings_from_set(study, args.set or [])]
+    return study.configure(*layers)
+
+
+def _check_mode_settings(study: Study, mode, config: Any) -> None:
+    base = defaults(study.config)
+    extra = [flag_name(k) for k, v in dataclasses.asdict(config).items() if k not in mode.accepts and v != base[k]]
+    if extra:
+        raise DeepscopeError(f"--{mode.flag} runs its own settings and uses only "
+                             f"{', '.join(flag_name(k) for k in mode.accepts)}; drop {', '.join(extra)}.")
+
+
+def _seconds(result: Any, store: Any, measured: float) -> float:
+    """The run's wall time: measured now, or recorded when the run was reused from the store."""
+    if getattr(result, "reused", False) and result.run_id:
+        stored = store.get(result.run_id)["wall_seconds"]
+        return float(stored) if stored is not None else measured
+    return measured
+
+
+def _save(study: Study, result: Any, args: argparse.Namespace, out: Path) -> list[str]:
+    """Write the model and/or the activations the run produced, as asked; return what was written."""
+    written = []
+    if args.save_model:
+        from deepscope.models import save_model
+        path = out / f"{study.name}_{result.run_id or 'model'}.pt"
+        save_model(result.model, path)
+        written.append(f"model: {path}")
+    if args.save_activations:
+        from deepscope.probe.files import save_activations
+        features, labels = result.activations
+        save_activations(args.save_activations, features, labels)
+        written.append(f"activations: {args.save_activations}")
+    return written
+
+
+def cmd_study(args: argparse.Namespace) -> int:
     from deepscope.store import Store
-    from deepscope.studies import esl as study
-    from deepscope.studies import esl_table
+    study = get_study(args.command)
+    config = resolve_config(study, args)
     out = Path(args.out)
     store = Store(out)
-    progress = False if args.json else None
-    if args.table:
-        entries = esl_table.run_table(root=args.root, seed=args.seed, device=args.device, store=store,
-                                      force=args.force, progress=progress)
-        table_path = out / "esl_table.md"
-        table_path.write_text(esl_table.markdown(entries))
-        figure_path = esl_table.grid_figure(entries, out / "esl_table.png")
-        if args.json:
-            print(json.dumps(_finite([{"figure": e.row.figure, "unavailable": e.unavailable or None,
-                                       **(e.result.summary() if e.result else {})} for e in entries])))
-        else:
-            print(esl_table.markdown(entries))
-            print(f"table: {table_path}\nfigure: {figure_path}")
-        return 0
-    config = dataclass_from_args(study.ESLConfig, args)
-    result = study.run(config, store, force=args.force, progress=progress)
-    figure_path = None
-    if not result.diverged:
-        figure_path = study.figure(result, out / f"esl_{result.run_id}.png")
+    mode = next((m for m in study.modes if getattr(args, f"mode_{m.flag}", False)), None)
+    if mode is not None:
+        _check_mode_settings(study, mode, config)
+        return mode.run(config, out, store, args.force, args.json)
+    saving = bool(args.save_model or args.save_activations)
+    if saving and args.save_activations and Path(args.save_activations).suffix != ".npz":
+        raise DeepscopeError(f"--save-activations {args.save_activations}: name an .npz file (the format "
+                             f"`deepscope metrics` reads).")
+    start = time.perf_counter()
+    result = study.run(config, store, force=args.force, progress=False if args.json else None)
+    note = ""
+    if saving and result.reused:  # a finished run keeps numbers, not weights: run it again to save them
+        result = study.run(config, store, force=True, progress=False if args.json else None)
+        note = " (rerun to save the model/activations)"
+    seconds = _seconds(result, store, time.perf_counter() - start)
+    verdicts = study.verdicts(result)
+    figure = None if result.diverged else study.figure(result, out / f"{study.name}_{result.run_id}.png")
+    written = _save(study, result, args, out) if saving and not result.diverged else []
     if args.json:
-        print(json.dumps(_finite(result.summary())))
+        print(json.dumps(finite({**result.summary(), "study": study.name, "run_id": result.run_id,
+                                 "config": dataclasses.asdict(config), "verdicts": [v.to_dict() for v in verdicts],
+                                 "seconds": seconds, "reused": result.reused,
+                                 "figure": None if figure is None else str(figure)})))
     else:
-        _print_esl(result, figure_path)
-    return 3 if result.diverged else 0
+        reuse = " (reused a finished run with this config; --force to rerun)" if result.reused else note
+        print(f"{study.name} run {result.run_id}{reuse}, {seconds:.1f} s")
+        print(study.report(result))
+        print()
+        for v in verdicts:
+            print(f"verdict: {v}")
+        for line in ([f"figure: {figure}"] if figure else []) + written:
+            print(line)
+    return EXIT_DIVERGED if result.diverged else EXIT_OK
 
 
-# -- datasets, runs --------------------------------------------------------------------------------------
+def add_study_command(sub: argparse._SubParsersAction, study: Study) -> None:
+    """``deepscope <study>``: a flag per config field plus the framework's flags."""
+    p = sub.add_parser(study.name, help=study.claim, description=study.claim + " Flags override --config, "
+                       "which overrides --preset; --set key=value overrides all.")
+    add_dataclass_arguments(p, study.config)
+    presets = "; ".join(f"{name}: {preset.help}" for name, preset in study.presets.items())
+    p.add_argument("--preset", choices=list(study.presets), help=f"named settings ({presets})")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings (keys as the flags, with _ or -)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="set one setting (repeatable)")
+    p.add_argument("--out", type=_out_dir, default="runs", help="output directory: figure + deepscope.sqlite "
+                                                               "(default: runs)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (study, run_id, config, verdicts, "
+                                                       "seconds and the study's own keys) instead of the report")
+    p.add_argument("--force", action="store_true", help="rerun even if this config already finished in --out")
+    p.add_argument("--save-model", action="store_true", help="save the trained model to --out "
+                                                              "(reload with deepscope.load_model)")
+    p.add_argument("--save-activations", metavar="FILE.npz", help="save the measured activations and labels "
+                                                                  "(the format `deepscope metrics` reads)")
+    for mode in study.modes:
+        p.add_argument(f"--{mode.flag}", dest=f"mode_{mode.flag}", action="store_true", help=mode.help)
+    p.set_defaults(func=cmd_study)
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    studies = all_studies()
+    if args.json:
+        print(json.dumps([{"name": s.name, "claim": s.claim, "presets": {k: p.help for k, p in s.presets.items()},
+                           "quick_seconds": s.quick_seconds} for s in studies]))
+        return EXIT_OK
+    rows = [(s.name, ", ".join(s.presets), "-" if s.quick_seconds is None else f"{s.quick_seconds:.0f} s", s.claim)
+            for s in studies]
+    print(text_table(("study", "presets", "quick here", "claim"), rows))
+    return EXIT_OK
+
+
+# -- datasets, models, runs ------------------------------------------------------------------------------
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     from deepscope.data import format_datasets_table
     print(format_datasets_table())
-    return 0
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from deepscope.models import format_models_table
+    print(format_models_table())
+    return EXIT_OK
+
+
+def _study_defaults(name: str) -> dict[str, Any] | None:
+    return defaults(get_study(name).config) if name in STUDIES else None
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from deepscope.store import Store, format_runs_table
+    from deepscope.store import Store, format_run, format_runs_table
+    from deepscope.store.sqlite import DB_NAME
     out = Path(args.out)
-    if not (out / "deepscope.sqlite").exists():
-        print(f"no runs in {out} (no deepscope.sqlite there)")
-        return 0
-    print(format_runs_table(Store(out).runs(), out_dir=out))
-    return 0
+    if not out.is_dir():
+        raise DeepscopeError(f"--out {out}: no such directory; pass the --out of an earlier run (default: runs).")
+    if not (out / DB_NAME).exists():
+        if args.show:
+            raise DeepscopeError(f"--show {args.show}: there are no runs in {out} (no {DB_NAME} there).")
+        print(json.dumps([]) if args.json else f"no runs in {out} (no {DB_NAME} there)")
+        return EXIT_OK
+    store = Store(out)
+    if args.show:
+        try:
+            run = store.get(args.show)
+        except DeepscopeError as exc:
+            raise DeepscopeError(f"--show {args.show}: {exc}") from None
+        results, metrics = store.results(run["id"]), store.metrics(run["id"])
+        if args.json:
+            print(json.dumps(finite({**run, "results": results,
+                                     "metrics": metrics.astype(object).where(metrics.notna(), None)
+                                     .to_dict(orient="records")}), default=str))
+        else:
+            print(format_run(run, results, metrics))
+        return EXIT_OK
+    runs, verdicts = store.runs(), store.result_values("verdicts")
+    if args.json:
+        rows = runs.astype(object).where(runs.notna(), None).to_dict(orient="records")
+        print(json.dumps(finite([{**row, "verdicts": verdicts.get(row["id"], [])} for row in rows]), default=str))
+    else:
+        print(format_runs_table(runs, out, defaults=_study_defaults, verdicts=verdicts))
+    return EXIT_OK
 
 
 # -- metrics on saved activations --------------------------------------------------------------------
 
-def _load_npz(path: Path, features: list[str] | None, labels: str | None):
-    import numpy as np
-    if not path.is_file():
-        raise DeepscopeError(f"no file {path}; pass an .npz written with numpy.savez (one array per layer, "
-                             f"plus the labels).")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DeepscopeError(f"{path} is not a readable .npz of plain arrays ({exc}).") from exc
-    keys = list(archive.keys())
-    wanted = features if features else [k for k in keys if k != labels]
-    missing = [k for k in [*wanted, *([labels] if labels else [])] if k not in keys]
-    if missing:
-        raise DeepscopeError(f"{path} has no array(s) {missing}; it holds {keys}.")
-    if not wanted:
-        raise DeepscopeError(f"{path} holds no feature arrays besides the labels; it holds {keys}.")
-    return {k: archive[k] for k in wanted}, (archive[labels] if labels else None)
-
-
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from deepscope.metrics.registry import compute, describe
+    from deepscope.metrics.registry import compute_each, describe, resolve
+    from deepscope.probe.files import load_activations
     if args.list:
         print(describe())
-        return 0
-    if args.file is None or not args.metric:
-        raise DeepscopeError("pass FILE.npz and --metric NAME[,NAME...] (see `deepscope metrics --list`).")
-    features, labels = _load_npz(Path(args.file), args.features, args.labels)
-    values = compute(features, labels, args.metric)
+        return EXIT_OK
+    if args.file is None or not args.metrics:
+        raise DeepscopeError("pass FILE.npz (or .npy) and --metrics NAME[,NAME...] (see `deepscope metrics --list`).")
+    try:
+        resolve(args.metrics)
+    except DeepscopeError as exc:
+        raise DeepscopeError(f"--metrics: {exc}") from None
+    features, labels, notes = load_activations(Path(args.file), args.features, args.labels)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    values, errors = compute_each(features, labels, args.metrics)
     if args.json:
-        print(json.dumps(_finite(values)))
-        return 0
-    names = list(dict.fromkeys(k for row in values.values() for k in row))
-    width = max(12, *(len(str(layer)) for layer in values))
-    print(f"{'metric':<22}" + "".join(f"{layer:>{width + 2}}" for layer in values))
-    for name in names:
-        print(f"{name:<22}" + "".join(f"{row.get(name, float('nan')):>{width + 2}.4f}" for row in values.values()))
-    return 0
+        print(json.dumps(finite({**values, **({"errors": errors} if errors else {})})))
+    elif values:
+        names = list(dict.fromkeys(k for row in values.values() for k in row))
+        print(text_table(("metric", *values), [(name, *(f"{row.get(name, float('nan')):.4f}" for row in values.values()))
+                                              for name in names], right=tuple(values)))
+    for layer, message in errors.items():
+        print(f"deepscope metrics: error: layer {layer!r}: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT if errors else EXIT_OK
 
 
 # -- parser ----------------------------------------------------------------------------------------------
 
-def _comma_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from deepscope.studies.esl import ESLConfig
-    parser = argparse.ArgumentParser(
-        prog="deepscope",
-        description="A laboratory for the science of deep learning: train, probe layer by layer, and check "
-                    "published claims.")
+    parser = Parser(prog="deepscope", description="A laboratory for the science of deep learning: train, probe "
+                                                  "layer by layer, and check published claims.")
     parser.add_argument("--version", action="version", version=f"deepscope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for study in all_studies():
+        add_study_command(sub, study)
 
-    esl = sub.add_parser(
-        "esl", help="equi-separation law (He & Su 2023): train an MLP, fit log D per layer, check r <= -0.99",
-        description="Train the MLP of the equi-separation law, measure log D = log Tr(SS_w SS_b^+) on the raw "
-                    "input and each hidden layer, fit a line, and check the law (Pearson r <= -0.99). "
-                    "Defaults: the seed README's quick start.")
-    add_dataclass_arguments(esl, ESLConfig)
-    esl.add_argument("--out", default="runs", help="output directory: figure + deepscope.sqlite (default: runs)")
-    esl.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    esl.add_argument("--force", action="store_true", help="rerun even if this config already finished in --out")
-    esl.add_argument("--table", action="store_true",
-                     help="run the ten configurations of the seed README's results table; write esl_table.md "
-                          "and esl_table.png to --out (uses --root, --seed, --device)")
-    esl.set_defaults(func=cmd_esl)
+    studies = sub.add_parser("studies", help="list the studies: claim, presets, run time of the quick preset here")
+    studies.add_argument("--json", action="store_true", help="print a JSON list")
+    studies.set_defaults(func=cmd_studies)
 
-    datasets = sub.add_parser("datasets", help="list the data sets, which work offline, which need --root")
-    datasets.set_defaults(func=cmd_datasets)
+    sub.add_parser("datasets", help="list the data sets, which work offline, which need --root"
+                   ).set_defaults(func=cmd_datasets)
+    sub.add_parser("models", help="list the built-in models, their options and probe points"
+                   ).set_defaults(func=cmd_models)
 
     metrics = sub.add_parser(
-        "metrics", help="run metrics on saved activations (.npz): intrinsic dimension, DSE/DSMI, NC, ...",
-        description="Run named metrics on the arrays of an .npz file (one array, or one per layer) and print a "
-                    "table (or JSON) of layer x metric. `--list` shows the metrics.")
-    metrics.add_argument("file", nargs="?", help="an .npz file (numpy.savez) of feature arrays [n, ...]")
+        "metrics", help="run metrics on saved activations (.npz/.npy): intrinsic dimension, DSE/DSMI, NC, ...",
+        description="Run named metrics on the arrays of an .npz file (one array per layer, labels under y or "
+                    "labels) or one .npy array, and print a table (or JSON) of layer x metric. `--list` shows "
+                    "the metrics.")
+    metrics.add_argument("file", nargs="?", help="an .npz (numpy.savez: one array per layer) or .npy file")
     metrics.add_argument("--features", type=_comma_list, default=None,
                          help="array key(s) to measure, comma-separated (default: every array but the labels)")
-    metrics.add_argument("--labels", default=None, help="array key of the integer class labels [n]")
-    metrics.add_argument("--metric", type=_comma_list, default=[], help="metric name(s), comma-separated")
+    metrics.add_argument("--labels", default=None, help="array key of the class labels (default: y or labels "
+                                                        "if present; strings are mapped to class ids)")
+    metrics.add_argument("--metrics", "--metric", dest="metrics", type=_comma_list, default=[],
+                         help="metric name(s), comma-separated (--metric is an alias)")
     metrics.add_argument("--json", action="store_true", help="print {layer: {metric: value}} as JSON")
     metrics.add_argument("--list", action="store_true", help="list the available metrics and exit")
     metrics.set_defaults(func=cmd_metrics)
 
-    runs = sub.add_parser("runs", help="list the runs recorded in an output directory")
+    runs = sub.add_parser("runs", help="list the runs recorded in an output directory, or show one")
     runs.add_argument("--out", default="runs", help="output directory (default: runs)")
+    runs.add_argument("--show", metavar="ID", help="print one run whole (a unique id prefix is enough)")
+    runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     runs.set_defaults(func=cmd_runs)
     return parser
 
@@ -198,13 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except ConfigError as exc:  # a setting of a study, named as the flag the user types
+        print(f"deepscope {args.command}: error: {exc.named(flag_name(exc.field))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except DeepscopeError as exc:
         print(f"deepscope {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"deepscope {args.command}: interrupted; the run is recorded as failed, not finished.",
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -38,9 +38,8 @@ def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):
     assert "--root" in capsys.readouterr().err
     assert main(["esl", "--dataset", "fashion-mnist", "--root", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "looked for" in capsys.readouterr().err.lower()
-    with pytest.raises(SystemExit) as exc:
-        main(["esl", "--opt", "rmsprop"])
-    assert exc.value.code != 0
+    assert main(["esl", "--opt", "rmsprop", "--out", str(tmp_path)]) == 2
+    assert "--opt must be one of" in capsys.readouterr().err
 
 
 def test_datasets_command(capsys):
@@ -66,7 +65,7 @@ def test_esl_with_extra_metrics(tmp_path, capsys):
     assert main(["esl", *SMALL, "--metrics", "id,dse", "--out", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["metrics"]) == {"input", "hidden1", "hidden2"}
-    assert all({"id_twonn", "dse"} <= set(values) for values in out["metrics"].values())
+    assert all({"twonn", "dse"} <= set(values) for values in out["metrics"].values())
     assert main(["esl", *SMALL, "--metrics", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown metric" in capsys.readouterr().err
 
@@ -85,10 +84,10 @@ def test_metrics_command_on_npz(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"a", "b"}
     for name, X in layers.items():       # the command reports exactly what the functions compute
-        assert out[name]["id_twonn"] == pytest.approx(twonn(X).dimension)
+        assert out[name]["twonn"] == pytest.approx(twonn(X).dimension)
         assert out[name]["log_d"] == pytest.approx(np.log(separation_fuzziness(X, y)))
     assert main(["metrics", str(path), "--features", "a", "--metric", "id"]) == 0
-    assert "id_twonn" in capsys.readouterr().out
+    assert "twonn" in capsys.readouterr().out
     assert main(["metrics", "--list"]) == 0
     assert "dsmi" in capsys.readouterr().out
 
@@ -105,3 +104,50 @@ def test_metrics_command_errors(tmp_path, capsys):
     assert "2-D" in capsys.readouterr().err                       # 1-D input is named, with the fix
     assert main(["metrics", str(path), "--features", "x", "--metric", "nc"]) == 2
     assert "labels" in capsys.readouterr().err
+
+
+def test_depth_two_is_undecided_not_holds(tmp_path, capsys):
+    assert main(["esl", *SMALL, "--depth", "2", "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["log_d"]) == 2 and abs(out["pearson_r"]) == pytest.approx(1.0)
+    (v,) = out["verdicts"]
+    assert v["holds"] is None and v["reason"] == "2 layers; the law needs at least 3"
+    assert out["verdict"] == v
+    assert main(["esl", *SMALL, "--depth", "2", "--out", str(tmp_path)]) == 0
+    assert "verdict: UNDECIDED: " in capsys.readouterr().out
+
+
+def test_runs_listing_shows_changed_settings_and_verdicts(tmp_path, capsys):
+    assert main(["esl", *SMALL, "--out", str(tmp_path), "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["runs", "--out", str(tmp_path)]) == 0
+    listing = capsys.readouterr().out
+    row = next(line for line in listing.splitlines() if line.startswith(run_id[:8]))
+    assert "finished" in row and "Pearson r" in row and "dataset=digits" in row and "num_epochs=5" in row
+    assert "lr=" not in row                                                # the default lr is not repeated
+    assert main(["runs", "--out", str(tmp_path), "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["id"] == run_id and listed["verdicts"][0]["quantity"] == "Pearson r"
+    assert main(["runs", "--out", str(tmp_path), "--show", run_id[:6]]) == 0
+    shown = capsys.readouterr().out
+    assert run_id in shown and "hidden_dim = 16" in shown and "log_d" in shown
+    assert main(["runs", "--out", str(tmp_path), "--show", run_id[:6], "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["id"] == run_id and whole["results"]["summary"]["run_id"] == run_id and whole["metrics"]
+
+
+def test_save_model_and_activations_then_measure_again(tmp_path, capsys):
+    import deepscope as ds
+    acts = tmp_path / "acts.npz"
+    assert main(["esl", *SMALL, "--out", str(tmp_path), "--save-model", "--save-activations", str(acts),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    model = ds.load_model(tmp_path / f"esl_{out['run_id']}.pt")
+    data = ds.load_dataset("digits", n=200, size=8, seed=0)
+    fit = ds.metrics.layerwise_separation(ds.capture(model, data.x, ["input", "hidden1", "hidden2"]), data.y)
+    assert fit.log_d == pytest.approx(out["log_d"], rel=1e-6)             # the saved net is the measured one
+    assert main(["metrics", str(acts), "--metrics", "separation", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert [again[layer]["log_d"] for layer in out["layers"]] == pytest.approx(out["log_d"], rel=1e-6)
+    assert main(["esl", *SMALL, "--out", str(tmp_path), "--save-model"]) == 0     # reused: rerun to save
+    assert "rerun to save" in capsys.readouterr().out

@@ -42,7 +42,7 @@ def test_finished_run_is_reused_and_read_back_exactly(tmp_path):
     again = Store(tmp_path).start("esl", dict(reversed(CONFIG.items())), seed=0)
     assert again.reused and again.id == first.id and again.status == "finished"
     m = again.metrics()
-    assert list(m.columns) == ["run_id", "step", "layer", "metric", "value"]
+    assert list(m.columns) == ["run_id", "step", "epoch", "layer", "metric", "value"]
     esl = m[m.metric == "esl"]
     assert esl.step.tolist() == list(range(len(VALUES))) and esl.value.tolist() == VALUES  # bit-exact
     assert m[m.layer == ""].value.tolist() == [0.25]
@@ -174,7 +174,7 @@ def test_log_rejects_bad_rows_before_keeping_any(tmp_path):
         run.log(1, None, "esl", 0.5)
     with pytest.raises(DeepscopeError, match="must be one number"):
         run.log(1, "fc1", "esl", torch.ones(3))
-    with pytest.raises(DeepscopeError, match=r"\(step, layer, metric, value\)"):
+    with pytest.raises(DeepscopeError, match=r"\(step, layer, metric, value\[, epoch\]\)"):
         run.log_many([(0, "fc1", "esl", 0.1), (1, "fc1", "esl")])
     run.log(torch.tensor(3).item(), "fc1", "esl", torch.tensor(0.5))  # tensor scalars are numbers
     run.finish()
@@ -195,7 +195,7 @@ def test_metrics_filters(tmp_path):
     only = store.metrics(run_id=b.id, metric="esl", layer="fc1")
     assert only.step.tolist() == list(range(len(VALUES))) and only.value.tolist() == VALUES
     assert store.metrics(metric="nothing").empty
-    assert list(store.metrics(metric="nothing").columns) == ["run_id", "step", "layer", "metric", "value"]
+    assert list(store.metrics(metric="nothing").columns) == ["run_id", "step", "epoch", "layer", "metric", "value"]
 
 
 def test_runs_newest_first_and_study_filter(tmp_path):
@@ -254,3 +254,57 @@ def test_other_schema_version_is_refused(tmp_path):
     con.close()
     with pytest.raises(DeepscopeError, match="schema version 99"):
         Store(tmp_path)
+
+
+def test_epoch_is_stored_beside_the_step(tmp_path):
+    store = Store(tmp_path)
+    with store.start("esl", CONFIG, seed=0) as run:
+        run.log(30, "fc1", "log_d", 1.5, epoch=3)
+        run.log(31, "", "loss", 0.1)
+    m = store.metrics(run.id)
+    assert m["epoch"].tolist()[0] == 3 and m["epoch"].isna().tolist() == [False, True]
+    with pytest.raises(DeepscopeError, match="epoch"):
+        store.start("esl", CONFIG, seed=1).log(0, "", "x", 1.0, epoch=1.5)
+
+
+def test_metric_lookup_by_the_name_asked_for(tmp_path):
+    store = Store(tmp_path)
+    with store.start("esl", CONFIG, seed=0) as run:
+        run.log_many([(0, "a", "twonn", 9.0), (0, "a", "nc.nc1", 0.5), (0, "a", "nc.ncc_accuracy", 1.0),
+                      (0, "a", "ncx", 2.0), (0, "a", "log_d", 1.0)])
+    assert store.metrics(metric="twonn").value.tolist() == [9.0]
+    assert store.metrics(metric="id").value.tolist() == [9.0]                 # an alias finds the same rows
+    assert store.metrics(metric="separation").metric.tolist() == ["log_d"]
+    assert store.metrics(metric="nc").metric.tolist() == ["nc.nc1", "nc.ncc_accuracy"]   # every part, not ncx
+    assert store.metrics(metric="nc.nc1").value.tolist() == [0.5]
+
+
+def test_discard_removes_the_record_entirely(tmp_path):
+    store = Store(tmp_path)
+    run = store.start("esl", CONFIG, seed=0)
+    run.log(0, "", "loss", 1.0)
+    run.discard()
+    assert store.runs().empty and store.metrics().empty and run.status == "discarded"
+    with pytest.raises(DeepscopeError, match="already discarded"):
+        run.finish()
+
+
+def test_a_version_1_store_gains_the_epoch_column(tmp_path):
+    con = sqlite3.connect(tmp_path / "deepscope.sqlite")
+    con.executescript("CREATE TABLE runs (id TEXT PRIMARY KEY, study TEXT NOT NULL, config TEXT NOT NULL, "
+                      "seed INTEGER, status TEXT NOT NULL, error TEXT, started_at TEXT NOT NULL, ended_at TEXT, "
+                      "wall_seconds REAL, deepscope_version TEXT, torch_version TEXT, python_version TEXT);"
+                      "CREATE TABLE metrics (run_id TEXT NOT NULL, step INTEGER NOT NULL, layer TEXT NOT NULL "
+                      "DEFAULT '', metric TEXT NOT NULL, value REAL);"
+                      "CREATE TABLE results (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+                      "PRIMARY KEY (run_id, key));"
+                      "INSERT INTO runs VALUES ('ab', 'esl', '{}', 0, 'finished', NULL, '2026', NULL, 1.0, "
+                      "'0.1', '2', '3');"
+                      "INSERT INTO metrics VALUES ('ab', 5, 'x', 'loss', 0.5); PRAGMA user_version = 1;")
+    con.close()
+    store = Store(tmp_path)
+    m = store.metrics()
+    assert m["step"].tolist() == [5] and m["epoch"].isna().all()
+    with store.start("esl", CONFIG, seed=0) as run:
+        run.log(1, "", "loss", 0.2, epoch=1)
+    assert store.metrics(run.id)["epoch"].tolist() == [1]

@@ -50,8 +50,11 @@ def test_checkpoints_record_log_d_during_training(tmp_path):
     per_epoch = math.ceil(SMALL.data_length / SMALL.batch_size)
     assert steps[:3] == [0, 5 * per_epoch, 10 * per_epoch] and steps[-1] == result.iterations
     assert len(rows) == len(set(zip(rows["step"], rows["layer"])))     # the final model is measured once
-    assert "nc1" in set(store.metrics(result.run_id)["metric"])
-    assert set(result.extra["hidden3"]) >= {"nc1", "ncc_accuracy"}
+    assert "nc.nc1" in set(store.metrics(result.run_id)["metric"])
+    assert set(store.metrics(result.run_id, metric="nc")["metric"]) >= {"nc.nc1", "nc.ncc_accuracy"}
+    assert set(result.extra["hidden3"]) >= {"nc.nc1", "nc.ncc_accuracy"}
+    epochs = store.metrics(result.run_id, metric="log_d")[["step", "epoch"]].drop_duplicates()
+    assert list(epochs["epoch"]) == [s // per_epoch for s in epochs["step"]]   # both units are stored
 
 
 def test_divergence_is_recorded_not_finished(tmp_path):

@@ -16,12 +16,13 @@ class MetricProbe:
     """At every checkpoint: one capture of ``points`` on ``x``, then every metric on every layer.
 
     Rows ``(iteration, layer, metric, value)`` are kept in ``rows`` and passed to ``sink``
-    (e.g. ``run.log``) as they are produced. ``final=False`` skips the call after the last step,
+    (e.g. ``run.log``, called as ``sink(iteration, layer, metric, value, epoch=epoch)``) as they
+    are produced, so the store has both the iteration and the epoch of every checkpoint. ``final=False`` skips the call after the last step,
     for callers that measure the trained model themselves.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, metrics: Sequence[str],
-                 points: Sequence[str] | None = None, *, sink: Callable[[int, str, str, float], None] | None = None,
+                 points: Sequence[str] | None = None, *, sink: Callable[..., None] | None = None,
                  batch_size: int = 1024, final: bool = True) -> None:
         resolve(metrics)  # fail before training, not at the first checkpoint
         self.x, self.y, self.metrics, self.points = x, y, list(metrics), points
@@ -37,4 +38,4 @@ class MetricProbe:
                 row = (state.step.iteration, layer, metric, float(value))
                 self.rows.append(row)
                 if self.sink is not None:
-                    self.sink(*row)
+                    self.sink(*row, epoch=state.step.epoch)

@@ -6,6 +6,6 @@ guarantee that an interrupted run never looks finished.
 """
 from deepscope.store.ids import canonical_config, run_id
 from deepscope.store.sqlite import Run, Store
-from deepscope.store.table import format_runs_table
+from deepscope.store.table import format_run, format_runs_table
 
-__all__ = ["Store", "Run", "run_id", "canonical_config", "format_runs_table"]
+__all__ = ["Store", "Run", "run_id", "canonical_config", "format_run", "format_runs_table"]

@@ -3,8 +3,9 @@
 Tables:
 
 - ``runs``: one row per run; ``id`` is :func:`deepscope.store.ids.run_id` of (study, config, seed).
-- ``metrics``: a long table ``(run_id, step, layer, metric, value)``; ``layer`` is ``''`` for
-  run-level numbers such as the final loss.
+- ``metrics``: a long table ``(run_id, step, epoch, layer, metric, value)``; ``step`` counts
+  iterations (updates made), ``epoch`` the completed epochs at that step (NULL where a study has
+  no epochs); ``layer`` is ``''`` for run-level numbers such as the final loss.
 - ``results``: ``(run_id, key, value)`` with JSON values, for run-level results that are not numbers
   per layer (a verdict, a fitted curve).
 
@@ -37,10 +38,11 @@ import pandas as pd
 
 from deepscope import __version__
 from deepscope.errors import DeepscopeError
+from deepscope.metrics.registry import canonical_metric
 from deepscope.store.ids import JSON, canonical, canonical_config, resolve_seed, run_id, stable_json
 
 DB_NAME = "deepscope.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: metrics.epoch
 STATUSES = ("running", "finished", "failed", "diverged")
 FLUSH_EVERY = 10_000  # buffered metric rows written in their own transaction while a run is live
 
@@ -62,6 +64,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
+    epoch INTEGER,
     layer TEXT NOT NULL DEFAULT '',
     metric TEXT NOT NULL,
     value REAL
@@ -77,9 +80,9 @@ CREATE TABLE IF NOT EXISTS results (
 
 RUN_COLUMNS = ["id", "study", "status", "seed", "started_at", "ended_at", "wall_seconds", "error", "config",
                "deepscope_version", "torch_version", "python_version"]
-METRIC_COLUMNS = ["run_id", "step", "layer", "metric", "value"]
+METRIC_COLUMNS = ["run_id", "step", "epoch", "layer", "metric", "value"]
 
-Row = tuple[int, str, str, float]
+Row = tuple[int, int | None, str, str, float]
 
 
 def _now() -> str:
@@ -94,12 +97,16 @@ def _torch_version() -> str:
     return torch.__version__
 
 
-def _metric_row(step: Any, layer: Any, metric: Any, value: Any) -> Row:
-    """Check one metric row and return it as plain (int, str, str, float)."""
+def _metric_row(step: Any, layer: Any, metric: Any, value: Any, epoch: Any = None) -> Row:
+    """Check one metric row and return it as plain (step, epoch, layer, metric, value)."""
     try:
         step = operator.index(step)
     except TypeError:
         raise DeepscopeError(f"step must be an int; got {step!r} ({type(step).__name__}).") from None
+    try:
+        epoch = None if epoch is None else operator.index(epoch)
+    except TypeError:
+        raise DeepscopeError(f"epoch must be an int or None; got {epoch!r} ({type(epoch).__name__}).") from None
     if not isinstance(layer, str):
         raise DeepscopeError(f"layer must be a str ('' for run-level metrics); got {layer!r}.")
     if not isinstance(metric, str) or not metric:
@@ -109,7 +116,7 @@ def _metric_row(step: Any, layer: Any, metric: Any, value: Any) -> Row:
     except (TypeError, ValueError, RuntimeError):
         raise DeepscopeError(f"value of metric {metric!r} at step {step} must be one number "
                              f"(a float, a numpy scalar or a one-element tensor); got {value!r}.") from None
-    return step, layer, metric, value
+    return step, epoch, layer, metric, value
 
 
 class Store:
@@ -127,16 +134,23 @@ class Store:
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise DeepscopeError(f"output directory {self.out_dir} exists but is a file; pass a directory.")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeepscopeError(f"cannot create the output directory {self.out_dir} ({exc.strerror}); pass a "
+                                 f"directory you can write to.") from None
         self.path = self.out_dir / DB_NAME
         with self._connect() as con:
             version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise DeepscopeError(f"{self.path} has store schema version {version} but this deepscope "
                                      f"reads version {SCHEMA_VERSION}; use a matching deepscope or a new --out.")
             if version == 0:
                 con.execute("PRAGMA journal_mode = WAL")
                 con.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            elif version == 1:  # a store written before epochs were recorded: add the column, NULL for old rows
+                con.executescript(f"ALTER TABLE metrics ADD COLUMN epoch INTEGER; "
+                                  f"PRAGMA user_version = {SCHEMA_VERSION};")
 
     def __repr__(self) -> str:
         return f"Store({str(self.out_dir)!r})"
@@ -237,26 +251,33 @@ class Store:
 
     def metrics(self, run_id: str | None = None, metric: str | None = None, layer: str | None = None,
                 study: str | None = None) -> pd.DataFrame:
-        """Return metric rows (columns run_id, step, layer, metric, value), filtered by whatever is given.
+        """Return metric rows (columns run_id, step, epoch, layer, metric, value), filtered by what is given.
 
-        ``run_id`` may be a unique prefix; ``layer=''`` selects run-level metrics. Rows come ordered by
-        run, step and logging order. A NaN value (e.g. the loss of a diverged run) reads back as NaN.
+        ``run_id`` may be a unique prefix; ``layer=''`` selects run-level metrics. ``metric`` is the
+        name the metric was asked for by: ``twonn`` (or its alias ``id``) finds the ``twonn`` rows,
+        and a metric with several parts finds them all (``nc`` finds ``nc.nc1``, ``nc.nc2_equinorm``,
+        ...). Rows come ordered by run, step and logging order; ``epoch`` is missing (<NA>) where
+        the study has no epochs. A NaN value (e.g. the loss of a diverged run) reads back as NaN.
         """
         clauses, params = [], []
         with self._connect() as con:
             if run_id is not None:
                 clauses.append("m.run_id = ?")
                 params.append(self._resolve(con, run_id))
-            for column, value in (("m.metric", metric), ("m.layer", layer), ("r.study", study)):
+            if metric is not None:
+                name = canonical_metric(metric)
+                clauses.append("(m.metric = ? OR substr(m.metric, 1, ?) = ?)")
+                params += [name, len(name) + 1, name + "."]
+            for column, value in (("m.layer", layer), ("r.study", study)):
                 if value is not None:
                     clauses.append(f"{column} = ?")
                     params.append(value)
             where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-            rows = con.execute(f"SELECT m.run_id, m.step, m.layer, m.metric, m.value FROM metrics m "
+            rows = con.execute(f"SELECT m.run_id, m.step, m.epoch, m.layer, m.metric, m.value FROM metrics m "
                                f"JOIN runs r ON r.id = m.run_id {where} ORDER BY m.run_id, m.step, m.rowid",
                                params).fetchall()
         df = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-        return df.astype({"step": "int64", "value": "float64"})
+        return df.astype({"step": "int64", "epoch": "Int64", "value": "float64"})
 
     def results(self, run_id: str) -> dict[str, JSON]:
         """Return the results of one run (a full id or a unique prefix) as a dict of JSON values."""
@@ -264,6 +285,12 @@ class Store:
             rid = self._resolve(con, run_id)
             rows = con.execute("SELECT key, value FROM results WHERE run_id = ? ORDER BY key", (rid,)).fetchall()
         return {key: json.loads(value) for key, value in rows}
+
+    def result_values(self, key: str) -> dict[str, JSON]:
+        """Return ``{run id: value}`` of result ``key`` for every run that has it (e.g. ``'verdicts'``)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT run_id, value FROM results WHERE key = ?", (key,)).fetchall()
+        return {rid: json.loads(value) for rid, value in rows}
 
 
 class Run:
@@ -306,17 +333,17 @@ class Run:
             raise DeepscopeError(f"cannot {action} run {self.id}: it is already {self.status}; "
                                  f"call store.start(...) again to re-run it.")
 
-    def log(self, step: int, layer: str, metric: str, value: float) -> None:
-        """Record one number: ``metric`` of ``layer`` ('' for the whole run) at ``step``."""
-        self.log_many([(step, layer, metric, value)])
+    def log(self, step: int, layer: str, metric: str, value: float, *, epoch: int | None = None) -> None:
+        """Record one number: ``metric`` of ``layer`` ('' for the whole run) at ``step`` (in ``epoch``)."""
+        self.log_many([(step, layer, metric, value, epoch)])
 
-    def log_many(self, rows: Iterable[tuple[int, str, str, float]]) -> None:
-        """Record many ``(step, layer, metric, value)`` rows at once; all are checked before any is kept."""
+    def log_many(self, rows: Iterable[tuple]) -> None:
+        """Record many ``(step, layer, metric, value[, epoch])`` rows; all are checked before any is kept."""
         self._check_open("log to")
         checked = []
         for row in rows:
-            if not isinstance(row, (tuple, list)) or len(row) != 4:
-                raise DeepscopeError(f"each metric row must be (step, layer, metric, value); got {row!r}.")
+            if not isinstance(row, (tuple, list)) or len(row) not in (4, 5):
+                raise DeepscopeError(f"each metric row must be (step, layer, metric, value[, epoch]); got {row!r}.")
             checked.append(_metric_row(*row))
         self._pending.extend(checked)
         if len(self._pending) >= FLUSH_EVERY:
@@ -325,7 +352,7 @@ class Run:
 
     def _write_pending(self, con: sqlite3.Connection) -> None:
         """Insert the buffered metric rows on ``con`` (inside the caller's transaction)."""
-        con.executemany("INSERT INTO metrics (run_id, step, layer, metric, value) VALUES (?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO metrics (run_id, step, epoch, layer, metric, value) VALUES (?, ?, ?, ?, ?, ?)",
                         [(self.id, *row) for row in self._pending])
         self._pending.clear()
 
@@ -352,6 +379,18 @@ class Run:
         """Record status ``failed`` with ``error``, keeping the metrics logged so far."""
         self._check_open("fail")
         self._close("failed", str(error))
+
+    def discard(self) -> None:
+        """Delete this run's record (its row, metrics and results): the input was rejected, nothing ran.
+
+        A rejected invocation must not look like a run that failed; the framework discards the record
+        when a study raises :class:`DeepscopeError` (bad input met only once the run had started).
+        """
+        self._check_open("discard")
+        self._pending.clear()
+        with self.store._connect() as con:
+            con.execute("DELETE FROM runs WHERE id = ?", (self.id,))
+        self.status = "discarded"
 
     def diverge(self, reason: str) -> None:
         """Record status ``diverged`` (e.g. the loss became NaN) with ``reason``, keeping the metrics so far."""

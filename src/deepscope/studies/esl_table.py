@@ -7,6 +7,7 @@ CIFAR-10) are reported with the reason and run when ``root`` points at the files
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def markdown(entries: list[TableEntry]) -> str:
             lines.append(f"| {e.row.label} | – | – | – | {e.row.reference_r:g} | – | not run: {reason} |")
             continue
         r = e.result
-        holds = "diverged" if r.diverged else ("yes" if study.verdict(r).holds else "no")
+        holds = "diverged" if r.diverged else {"HOLDS": "yes", "FAILS": "no"}.get(study.verdict(r).state, "undecided")
         lines.append(f"| {e.row.label} | {r.epochs_run} | {r.final_train_loss:.2e} | {r.pearson_r:.4f} | "
                      f"{e.row.reference_r:g} | {r.ratio:.3f} | {holds} |")
     return "\n".join(lines) + "\n"
@@ -114,3 +115,20 @@ def grid_figure(entries: list[TableEntry], path: str | Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def main(config: study.ESLConfig, out: Path, store: Store, force: bool, as_json: bool) -> int:
+    """``deepscope esl --table``: run the table with ``config``'s root, seed and device; print and save it."""
+    from deepscope.report.plain import finite
+    entries = run_table(root=config.root, seed=config.seed, device=config.device, store=store, force=force,
+                        progress=False if as_json else None)
+    table_path = out / "esl_table.md"
+    table_path.write_text(markdown(entries))
+    figure_path = grid_figure(entries, out / "esl_table.png")
+    if as_json:
+        print(json.dumps(finite([{"figure": e.row.figure, "unavailable": e.unavailable or None,
+                                  **(e.result.summary() if e.result else {})} for e in entries])))
+    else:
+        print(markdown(entries))
+        print(f"table: {table_path}\nfigure: {figure_path}")
+    return 0

@@ -1,0 +1,42 @@
+import math
+
+import pytest
+
+from deepscope.studies.verdict import Evidence, Verdict, as_list, check, headline
+
+
+def test_holds_and_fails_say_by_how_much():
+    v = check("law", "Pearson r", -0.995, -0.99, "<=")
+    assert v.holds is True and v.state == "HOLDS" and "within the threshold by 0.0050" in v.detail
+    w = check("law", "Pearson r", -0.95, -0.99, "<=")
+    assert w.holds is False and str(w).startswith("FAILS: ") and "misses the threshold by 0.0400" in w.detail
+    assert check("grows", "slope", 0.3, 0.25, ">=").holds is True
+
+
+def test_too_little_evidence_is_undecided_whatever_the_number():
+    v = check("law", "Pearson r", -1.0, -0.99, "<=", Evidence(2, 3, "layers", "the law"))
+    assert v.holds is None and v.state == "UNDECIDED"
+    assert v.reason == "2 layers; the law needs at least 3"
+    assert str(v).startswith("UNDECIDED: ") and "2 layers; the law needs at least 3" in str(v)
+    d = v.to_dict()
+    assert d["holds"] is None and d["reason"] == v.reason and d["state"] == "UNDECIDED"
+    assert check("law", "Pearson r", -1.0, -0.99, "<=", Evidence(3, 3, "layers")).holds is True
+
+
+def test_nan_measurement_fails_and_round_trips_through_json():
+    v = check("law", "Pearson r", math.nan, -0.99, "<=")
+    assert v.holds is False
+    d = v.to_dict()
+    assert d["measured"] is None
+    back = Verdict.from_dict(d)
+    assert math.isnan(back.measured) and back.holds is False and back.detail == v.detail
+    with pytest.raises(ValueError):
+        check("law", "r", 0.0, 0.0, "<")
+
+
+def test_headline_and_list():
+    hold, fail = check("a", "q", 1, 0, ">="), check("b", "q", -1, 0, ">=")
+    undecided = check("c", "q", 1, 0, ">=", Evidence(1, 2, "seeds"))
+    assert as_list(hold) == [hold]
+    assert headline([hold]) == "HOLDS" and headline([hold, undecided]) == "UNDECIDED"
+    assert headline([undecided, fail, hold]) == "FAILS" and headline([]) == "-"
