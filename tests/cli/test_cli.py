@@ -151,3 +151,25 @@ def test_save_model_and_activations_then_measure_again(tmp_path, capsys):
     assert [again[layer]["log_d"] for layer in out["layers"]] == pytest.approx(out["log_d"], rel=1e-6)
     assert main(["esl", *SMALL, "--out", str(tmp_path), "--save-model"]) == 0     # reused: rerun to save
     assert "rerun to save" in capsys.readouterr().out
+
+
+def test_metrics_command_reads_npy_string_labels_and_reports_a_bad_layer(tmp_path, capsys):
+    import numpy as np
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 6))
+    np.save(tmp_path / "layer.npy", X)
+    assert main(["metrics", str(tmp_path / "layer.npy"), "--metrics", "twonn", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"layer"}
+    names = np.array(["cat", "dog", "eel"])[np.repeat(np.arange(3), 30)]
+    broken = X.copy()
+    broken[0, 0] = np.nan
+    np.savez(tmp_path / "s.npz", y=names, good=X + 3 * np.eye(6)[np.repeat(np.arange(3), 30)], flat=broken)
+    code = main(["metrics", str(tmp_path / "s.npz"), "--metrics", "separation", "--json"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 2 and set(out) == {"good", "errors"} and "flat" in out["errors"]     # the others measured
+    assert "y" not in out and "note:" in captured.err and "'flat'" in captured.err     # labels are no layer
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object))
+    assert main(["metrics", str(tmp_path / "obj.npy"), "--metrics", "twonn"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "obj.npy" in err

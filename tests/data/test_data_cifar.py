@@ -9,26 +9,9 @@ import torch
 
 from deepscope.data import load_dataset
 from deepscope.data.cifar import load_batch
+from datafiles import FINE, write_cifar, write_cifar100
+
 from deepscope.errors import DeepscopeError
-
-NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
-
-
-def write_cifar(folder, per_batch=4, protocol=4):
-    """Five train batches, a test batch and the meta file, as dicts with bytes keys; returns (train, test)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(protocol)
-    made = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
-        labels = rng.integers(0, 10, size=per_batch).tolist()
-        made[name] = (data, labels)
-        (folder / name).write_bytes(pickle.dumps({b"batch_label": name.encode(), b"data": data, b"labels": labels},
-                                                 protocol=protocol))
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": NAMES, b"num_vis": 3072},
-                                                       protocol=protocol))
-    train = [made[f"data_batch_{i}"] for i in range(1, 6)]
-    return (np.concatenate([d for d, _ in train]), sum((lab for _, lab in train), [])), made["test_batch"]
 
 
 @pytest.mark.parametrize("protocol, nested", [(4, True), (5, False)])
@@ -109,25 +92,6 @@ def test_bad_cifar_files_fail_clearly(tmp_path):
     (tmp_path / "test_batch").write_bytes(b"not a pickle at all")
     with pytest.raises(DeepscopeError, match="not a readable CIFAR python batch"):
         load_dataset("cifar10", root=tmp_path, split="test")
-
-
-FINE = [f"fine{i}".encode() for i in range(100)]
-COARSE = [f"coarse{i}".encode() for i in range(20)]
-
-
-def write_cifar100(folder, per_file=6):
-    """The CIFAR-100 python files (train, test, meta); returns {split: (data, fine, coarse)}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(100)
-    made = {}
-    for split in ("train", "test"):
-        data = rng.integers(0, 256, size=(per_file, 3072), dtype=np.uint8)
-        fine, coarse = rng.integers(0, 100, size=per_file).tolist(), rng.integers(0, 20, size=per_file).tolist()
-        made[split] = (data, fine, coarse)
-        (folder / split).write_bytes(pickle.dumps({b"filenames": [b"x.png"] * per_file, b"batch_label": b"b",
-                                                   b"fine_labels": fine, b"coarse_labels": coarse, b"data": data}))
-    (folder / "meta").write_bytes(pickle.dumps({b"fine_label_names": FINE, b"coarse_label_names": COARSE}))
-    return made
 
 
 def test_cifar100_fine_and_coarse_labels(tmp_path):

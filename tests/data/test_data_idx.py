@@ -1,6 +1,5 @@
 """The IDX reader and the MNIST / Fashion-MNIST file loaders, on tiny files written here."""
 import gzip
-import struct
 
 import numpy as np
 import pytest
@@ -8,33 +7,9 @@ import torch
 
 from deepscope.data import load_dataset
 from deepscope.data.idx import read_idx
+from datafiles import idx_bytes, make_pair, write_idx
+
 from deepscope.errors import DeepscopeError
-
-CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int16): 0x0B, np.dtype(np.float32): 0x0D}
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """IDX encoding written by hand: 0, 0, type code, ndim, big-endian uint32 dims, big-endian data."""
-    header = struct.pack(">HBB", 0, CODES[array.dtype], array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-
-
-def write_idx(path, array, compress=False):
-    raw = idx_bytes(array)
-    path.write_bytes(gzip.compress(raw) if compress else raw)
-    return path
-
-
-def make_pair(folder, prefix, n, seed, compress):
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-    labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
-    suffix = ".gz" if compress else ""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images, compress)
-    write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress)
-    return images, labels
-
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_read_idx_round_trips_every_dtype_exactly(tmp_path, compress):

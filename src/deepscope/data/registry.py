@@ -31,6 +31,7 @@ class DatasetInfo:
         generated: True when it is drawn fresh, ``n`` samples at a time (``n`` is a size, not a subset).
         loader: ``loader(SourceRequest, **options) -> Dataset``.
         kind: what its samples are (:data:`deepscope.data.dataset.KINDS`), known before loading.
+        has_test: False when it has no held-out split (``split='test'`` is refused).
     """
 
     name: str
@@ -39,6 +40,7 @@ class DatasetInfo:
     generated: bool
     loader: Loader
     kind: str
+    has_test: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -86,7 +88,8 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
     DatasetInfo("cifar10", "CIFAR-10 50k/10k from the python batches", True, False, load_cifar10, "image"),
     DatasetInfo("cifar100", "CIFAR-100 50k/10k from the python files (100 fine or 20 coarse classes)", True, False,
                 load_cifar100, "image"),
-    DatasetInfo("image-folder", "your images as root/<class name>/<image>", True, False, load_image_folder, "image"),
+    DatasetInfo("image-folder", "your images as root/<class name>/<image>", True, False, load_image_folder, "image",
+                has_test=False),
 )}
 
 

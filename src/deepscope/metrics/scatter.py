@@ -115,8 +115,8 @@ def class_scatter(X: Any, y: Any, *, name: str = "X") -> ClassScatter:
             f"(K is taken as max(label) + 1 = {K}); relabel the classes contiguously as 0..K-1, "
             f"e.g. y = torch.unique(y, return_inverse=True)[1].")
     if K < 2:
-        raise DeepscopeError(f"all rows have label 0, but class separation needs at least 2 classes; "
-                             f"pass labels with ids 0..K-1 for K >= 2.")
+        raise DeepscopeError("all rows have label 0, but class separation needs at least 2 classes; "
+                             "pass labels with ids 0..K-1 for K >= 2.")
     y = y.to(X.device)
     counts = counts.to(device=X.device, dtype=torch.float64)
     means = torch.zeros(K, X.shape[1], dtype=torch.float64, device=X.device).index_add_(0, y, X)

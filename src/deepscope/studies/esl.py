@@ -24,7 +24,7 @@ from torch import nn
 from deepscope.config import ConfigError, setting
 from deepscope.data import Dataset, load_dataset
 from deepscope.data.registry import get_dataset_info
-from deepscope.data.select import SubsetTooLarge
+from deepscope.data.select import SubsetTooLarge, SubsetTooSmall
 from deepscope.errors import DeepscopeError
 from deepscope.metrics.collapse import neural_collapse
 from deepscope.metrics.registry import compute, resolve
@@ -171,7 +171,8 @@ def load_data(config: ESLConfig, split: str = "train", dataset: Any = None) -> D
     sequences are one-hot encoded; a too-large ``data_length`` is reported against that setting.
     """
     name = dataset if dataset is not None else config.dataset_name()
-    images = isinstance(name, str) and get_dataset_info(name).images
+    info = get_dataset_info(name) if isinstance(name, str) else None
+    images = info is not None and info.images
     n = config.data_length if split == "train" else None
     try:
         data = load_dataset(name, n=n, size=config.data_size if images else None,
@@ -180,7 +181,23 @@ def load_data(config: ESLConfig, split: str = "train", dataset: Any = None) -> D
     except SubsetTooLarge as exc:
         raise ConfigError("data_length", f"is {exc.requested} but {config.dataset} has {exc.available} training "
                                          f"samples; pass at most {exc.available}") from None
+    except SubsetTooSmall as exc:
+        raise ConfigError("data_length", f"is {exc.requested} but {config.dataset} has {exc.num_classes} classes; "
+                                         f"pass at least {exc.num_classes} so that every class has a sample") from None
+    if data.task != "classification":
+        raise ConfigError("dataset", f"{config.dataset} is a {data.task} set, but the equi-separation law measures "
+                                     f"how classes separate; choose a classification set (`deepscope datasets`)")
     return data.as_features()
+
+
+def load_test(config: ESLConfig, dataset: Any = None) -> Dataset | None:
+    """The held-out split for test accuracy (and ``measure_on='test'``), or None where the data has none."""
+    if dataset is not None or not get_dataset_info(config.dataset_name()).has_test:
+        if config.measure_on == "test":
+            raise ConfigError("measure_on", f"is test but {config.dataset} has no test split here; measure on "
+                                            f"train (or pass the test images as their own data set)")
+        return None
+    return load_data(config, "test")
 
 
 def build(config: ESLConfig, data: Dataset) -> nn.Module:
@@ -225,7 +242,7 @@ def run(config: ESLConfig, store: Store | None = None, *, force: bool = False, p
 
 def _run(config: ESLConfig, progress: bool | None, dataset: Any, sink=None) -> ESLResult:
     data = load_data(config, dataset=dataset)
-    test = None if dataset is not None else load_data(config, "test")
+    test = load_test(config, dataset)
     eval_data = test if config.measure_on == "test" else data
     model = build(config, data)
     names = ["log_d", *config.metrics]
