@@ -61,7 +61,7 @@ def test_validate_spells_choices_canonically_and_keeps_valid_configs():
 
 def test_build_checks_keys_and_types():
     assert build(Toy, {"lr": 1, "widths": [4]}) == Toy(lr=1.0, widths=[4])
-    with pytest.raises(DeepscopeError, match="unknown setting.*'nope'.*in f.yaml"):
+    with pytest.raises(DeepscopeError, match="unknown Toy setting.*'nope'.*in f.yaml"):
         build(Toy, {"nope": 1}, "f.yaml")
     with pytest.raises(ConfigError, match="must be a number; got 'fast'"):
         build(Toy, {"lr": "fast"})

@@ -179,12 +179,22 @@ def _canonical_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     raise ConfigError(name, f"must be one of {', '.join(choices)}; got {value!r}")
 
 
-def validate(config: Any) -> Any:
+def validate(config: Any, *, owner: str | None = None) -> Any:
     """Check every field of a config dataclass against its declared type and constraints.
 
     Returns the config with choices spelled canonically (``--opt SGD`` becomes ``sgd``); raises
-    :class:`ConfigError` naming the first bad field.
+    :class:`ConfigError` naming the first bad field, or with ``owner`` a DeepscopeError naming it
+    ``owner.field`` (for Python objects such as ``TrainConfig``, whose users type no flags).
     """
+    if owner is None:
+        return _validate(config)
+    try:
+        return _validate(config)
+    except ConfigError as exc:
+        raise exc.named(f"{owner}.{exc.field}") from None
+
+
+def _validate(config: Any) -> Any:
     cls = type(config)
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -223,8 +233,8 @@ def build(cls: type, values: Mapping[str, Any], source: str = "") -> Any:
     unknown = [k for k in values if k not in names]
     where = f" in {source}" if source else ""
     if unknown:
-        raise DeepscopeError(f"unknown setting(s) {', '.join(map(repr, unknown))}{where}; the settings are: "
-                             f"{', '.join(names)}.")
+        raise DeepscopeError(f"unknown {cls.__name__} setting(s) {', '.join(map(repr, unknown))}{where}; the "
+                             f"settings are: {', '.join(names)}.")
     return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
 
 

@@ -109,5 +109,5 @@ def test_trainer_refuses_augmentation_of_non_images():
                 TrainConfig(augment=Augment(), progress=False))
     config = TrainConfig(augment={"crop_padding": 2})                  # a mapping (e.g. from JSON) is converted
     assert config.augment == Augment(crop_padding=2, flip=True)
-    with pytest.raises(DeepscopeError, match=r"unknown Augment field\(s\) \['pad'\]; the fields are: crop_padding"):
+    with pytest.raises(DeepscopeError, match=r"unknown Augment setting\(s\) 'pad'; the settings are: crop_padding"):
         TrainConfig(augment={"pad": 2})

@@ -96,7 +96,7 @@ def test_bad_input():
     x, y = _blobs()
     with pytest.raises(DeepscopeError, match="one target per row"):
         Trainer(_model(), x, y[:-1])
-    with pytest.raises(DeepscopeError, match="unknown optimizer"):
+    with pytest.raises(DeepscopeError, match="TrainConfig.optimizer must be one of"):
         Trainer(_model(), x, y, TrainConfig(optimizer="lbfgs"))
 
 

@@ -36,6 +36,7 @@ from deepscope.store import Store
 from deepscope.studies.base import Mode, Preset, Study, record
 from deepscope.studies.verdict import Evidence, Verdict, check
 from deepscope.train import Schedule, TrainConfig, Trainer, TrainResult
+from deepscope.train.config import check_device
 from deepscope.train.optim import OPTIMIZERS
 
 NAME = "esl"
@@ -54,15 +55,6 @@ def _dataset_name(name: str) -> str:
 
 def _check_dataset(name: str) -> None:
     get_dataset_info(_dataset_name(name))
-
-
-def _check_device(name: str) -> None:
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise DeepscopeError(f"is not a torch device: {name!r}; use cpu or cuda (cuda:1 for a second GPU)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeepscopeError(f"{name!r} was asked for but torch sees no CUDA device here; use cpu")
 
 
 def _check_root(path: str) -> None:
@@ -99,7 +91,7 @@ class ESLConfig:
     num_epochs: int = setting(100, "maximum number of epochs", min=1)
     stop_loss: float | None = setting(1e-3, "stop when the epoch train loss falls below", gt=0)
     seed: int = setting(0, "seed of the data subset, the initialisation and the batches", min=0)
-    device: str = setting("cpu", "cpu or cuda", check=_check_device)
+    device: str = setting("cpu", "cpu or cuda", check=check_device)
     root: str | None = setting(None, "directory holding data files (IDX, CIFAR batches)", check=_check_root)
     measure_on: str = setting("train", "where D is measured: the training subset (as in the paper) or the test split",
                               choices=("train", "test"))

@@ -9,12 +9,12 @@ one gather, so a batch costs a few kernels and no host round trip.
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from deepscope.config import setting, validate
 from deepscope.errors import DeepscopeError
 
 
@@ -22,16 +22,11 @@ from deepscope.errors import DeepscopeError
 class Augment:
     """Random crop with zero padding (``crop_padding`` pixels; 0: none) and a random horizontal flip."""
 
-    crop_padding: int = 4
-    flip: bool = True
+    crop_padding: int = setting(4, "pixels of zero padding of the random crop (0: no crop)", min=0)
+    flip: bool = setting(True, "mirror each image left-right with probability 1/2")
 
     def __post_init__(self) -> None:
-        padding = self.crop_padding
-        if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or padding < 0:
-            raise DeepscopeError(f"Augment.crop_padding must be an integer >= 0 (pixels of zero padding; 0 turns "
-                                 f"the random crop off); got {padding!r}.")
-        if not isinstance(self.flip, bool):
-            raise DeepscopeError(f"Augment.flip must be True or False; got {self.flip!r}.")
+        validate(self, owner="Augment")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """An augmented copy of the image batch ``x`` [n, C, H, W]; draws come from ``generator``
