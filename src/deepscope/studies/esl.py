@@ -172,7 +172,7 @@ def load_data(config: ESLConfig, split: str = "train", dataset: Any = None) -> D
                             root=config.root, device=config.device)
     except SubsetTooLarge as exc:
         raise ConfigError("data_length", f"is {exc.requested} but {config.dataset} has {exc.available} training "
-                                         f"samples; pass at most {exc.available}") from None
+                                         f"samples here; pass at most {exc.available}") from None
     except SubsetTooSmall as exc:
         raise ConfigError("data_length", f"is {exc.requested} but {config.dataset} has {exc.num_classes} classes; "
                                          f"pass at least {exc.num_classes} so that every class has a sample") from None
