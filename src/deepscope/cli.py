@@ -16,9 +16,15 @@ from typing import Any, NoReturn
 
 from deepscope import __version__
 from deepscope.config import ConfigError, add_dataclass_arguments, defaults, flag_name, parse_text, read_yaml
+from deepscope.data import format_datasets_table
 from deepscope.errors import DeepscopeError
+from deepscope.metrics.registry import compute_each, describe, resolve
+from deepscope.models import format_models_table, save_model
+from deepscope.probe.files import load_activations, save_activations
 from deepscope.report.plain import finite, text_table
-from deepscope.studies.base import Study
+from deepscope.store import Store, format_run, format_runs_table
+from deepscope.store.sqlite import DB_NAME
+from deepscope.studies.base import Mode, Study
 from deepscope.studies.registry import STUDIES, all_studies, get_study
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -31,15 +37,29 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _out_dir(text: str) -> Path:
-    """``--out``: a directory that exists or can be made (checked before anything runs)."""
-    path = Path(text)
+def _creatable(path: Path, text: str) -> None:
+    """Refuse a path whose nearest existing ancestor is a file (nothing could be created under it)."""
     for parent in [path, *path.parents]:
         if parent.exists():
             if not parent.is_dir():
-                raise argparse.ArgumentTypeError(f"{text!r} cannot be a directory: {parent} is a file; "
-                                                 f"pass a directory path")
-            break
+                raise argparse.ArgumentTypeError(f"{text!r} cannot be created: {parent} is a file; pass a path "
+                                                 f"under a directory")
+            return
+
+
+def _out_dir(text: str) -> Path:
+    """``--out``: a directory that exists or can be made (checked before anything runs)."""
+    path = Path(text)
+    _creatable(path, text)
+    return path
+
+
+def _npz_file(text: str) -> Path:
+    """``--save-activations``: an .npz file name under a directory that exists or can be made."""
+    path = Path(text)
+    if path.suffix != ".npz":
+        raise argparse.ArgumentTypeError(f"name an .npz file (the format `deepscope metrics` reads); got {text!r}")
+    _creatable(path.parent, text)
     return path
 
 
@@ -81,7 +101,7 @@ def resolve_config(study: Study, args: argparse.Namespace) -> Any:
     return study.configure(*layers)
 
 
-def _check_mode_settings(study: Study, mode, config: Any) -> None:
+def _check_mode_settings(study: Study, mode: Mode, config: Any) -> None:
     base = defaults(study.config)
     extra = [flag_name(k) for k, v in dataclasses.asdict(config).items() if k not in mode.accepts and v != base[k]]
     if extra:
@@ -101,12 +121,10 @@ def _save(study: Study, result: Any, args: argparse.Namespace, out: Path) -> lis
     """Write the model and/or the activations the run produced, as asked; return what was written."""
     written = []
     if args.save_model:
-        from deepscope.models import save_model
         path = out / f"{study.name}_{result.run_id or 'model'}.pt"
         save_model(result.model, path)
         written.append(f"model: {path}")
     if args.save_activations:
-        from deepscope.probe.files import save_activations
         features, labels = result.activations
         save_activations(args.save_activations, features, labels)
         written.append(f"activations: {args.save_activations}")
@@ -114,7 +132,6 @@ def _save(study: Study, result: Any, args: argparse.Namespace, out: Path) -> lis
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from deepscope.store import Store
     study = get_study(args.command)
     config = resolve_config(study, args)
     out = Path(args.out)
@@ -124,9 +141,6 @@ def cmd_study(args: argparse.Namespace) -> int:
         _check_mode_settings(study, mode, config)
         return mode.run(config, out, store, args.force, args.json)
     saving = bool(args.save_model or args.save_activations)
-    if saving and args.save_activations and Path(args.save_activations).suffix != ".npz":
-        raise DeepscopeError(f"--save-activations {args.save_activations}: name an .npz file (the format "
-                             f"`deepscope metrics` reads).")
     start = time.perf_counter()
     result = study.run(config, store, force=args.force, progress=False if args.json else None)
     note = ""
@@ -170,7 +184,7 @@ def add_study_command(sub: argparse._SubParsersAction, study: Study) -> None:
     p.add_argument("--force", action="store_true", help="rerun even if this config already finished in --out")
     p.add_argument("--save-model", action="store_true", help="save the trained model to --out "
                                                               "(reload with deepscope.load_model)")
-    p.add_argument("--save-activations", metavar="FILE.npz", help="save the measured activations and labels "
+    p.add_argument("--save-activations", type=_npz_file, metavar="FILE.npz", help="save the measured activations and labels "
                                                                   "(the format `deepscope metrics` reads)")
     for mode in study.modes:
         p.add_argument(f"--{mode.flag}", dest=f"mode_{mode.flag}", action="store_true", help=mode.help)
@@ -192,13 +206,11 @@ def cmd_studies(args: argparse.Namespace) -> int:
 # -- datasets, models, runs ------------------------------------------------------------------------------
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from deepscope.data import format_datasets_table
     print(format_datasets_table())
     return EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from deepscope.models import format_models_table
     print(format_models_table())
     return EXIT_OK
 
@@ -208,8 +220,6 @@ def _study_defaults(name: str) -> dict[str, Any] | None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from deepscope.store import Store, format_run, format_runs_table
-    from deepscope.store.sqlite import DB_NAME
     out = Path(args.out)
     if not out.is_dir():
         raise DeepscopeError(f"--out {out}: no such directory; pass the --out of an earlier run (default: runs).")
@@ -244,8 +254,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 # -- metrics on saved activations --------------------------------------------------------------------
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from deepscope.metrics.registry import compute_each, describe, resolve
-    from deepscope.probe.files import load_activations
     if args.list:
         print(describe())
         return EXIT_OK

@@ -89,11 +89,19 @@ def test_set_and_config_file_errors_name_the_key(study, tmp_path, capsys):
     assert "'nope'" in capsys.readouterr().err
 
 
-def test_out_under_a_regular_file_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("study", list(STUDIES))
+@pytest.mark.parametrize(("flag", "value"), [("--out", "file/sub"), ("--save-activations", "acts.txt"),
+                                             ("--save-activations", "file/acts.npz"), ("--preset", ""),
+                                             ("--config", "missing.yaml"), ("--set", "")])
+def test_framework_flags_refuse_wrong_values(study, flag, value, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    code = _exit_code(["esl", "--preset", "tiny", "--out", str(tmp_path / "file" / "sub")])
+    if "/" in value or "." in value:
+        value = str(tmp_path / value)
+    out = [] if flag == "--out" else ["--out", str(tmp_path / "out")]
+    code = _exit_code([study, "--preset", "tiny", flag, value, *out])
     err = capsys.readouterr().err
-    assert code == 2 and "--out" in err and "is a file" in err and "Traceback" not in err
+    assert code == 2 and flag in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists() or Store(tmp_path / "out").runs().empty
 
 
 def test_data_length_beyond_the_data_names_the_flag_and_stores_nothing(tmp_path, capsys):

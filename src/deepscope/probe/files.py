@@ -48,6 +48,7 @@ def save_activations(path: str | Path, features: Mapping[str, Any], labels: Any 
     if labels is not None:
         y = _label_rows(_numpy(labels), "labels", arrays)
         arrays["y"] = y if y.dtype.kind in "US" else _class_ids(y, "labels")[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, array in arrays.items():  # what numpy.savez writes, without its reserved keyword names
             with archive.open(f"{name}.npy", "w", force_zip64=True) as member:

@@ -62,10 +62,6 @@ def _check_root(path: str) -> None:
         raise DeepscopeError(f"is not a directory: {path!r}; pass the folder holding the data files")
 
 
-def _check_metrics(names: list[str]) -> None:
-    resolve(names)
-
-
 @dataclass
 class ESLConfig:
     """One ESL experiment. Defaults are the seed README's quick start."""
@@ -96,7 +92,7 @@ class ESLConfig:
     measure_on: str = setting("train", "where D is measured: the training subset (as in the paper) or the test split",
                               choices=("train", "test"))
     metrics: list[str] = setting([], "extra per-layer metrics, comma-separated (see `deepscope metrics --list`)",
-                                 nonempty=False, check=_check_metrics)
+                                 nonempty=False, check=resolve)
     every: int | None = setting(None, "also measure every k epochs during training (none: only at the end)", min=1)
 
     def dataset_name(self) -> str:
