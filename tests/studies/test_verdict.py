@@ -40,3 +40,11 @@ def test_headline_and_list():
     assert as_list(hold) == [hold]
     assert headline([hold]) == "HOLDS" and headline([hold, undecided]) == "UNDECIDED"
     assert headline([undecided, fail, hold]) == "FAILS" and headline([]) == "-"
+
+
+def test_undecided_when_the_regime_is_never_reached():
+    from deepscope.studies.verdict import undecided
+    v = undecided("edge", "fraction", float("nan"), 0.75, ">=", "sharpness never reached 2/lr")
+    assert v.holds is None and v.reason == "sharpness never reached 2/lr"
+    assert str(v) == "UNDECIDED: edge: not tested (sharpness never reached 2/lr; the threshold >= 0.75 is not applied)"
+    assert v.to_dict()["measured"] is None

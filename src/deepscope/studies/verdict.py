@@ -85,9 +85,7 @@ def check(claim: str, quantity: str, measured: float, threshold: float, directio
     measured = float(measured)
     shown = f"{quantity} = {measured:.4f}"
     if evidence is not None and not evidence.enough:
-        reason = evidence.shortfall
-        detail = f"{claim}: {shown} is not evidence ({reason}; the threshold {direction} {threshold:g} is not applied)"
-        return Verdict(claim, quantity, measured, float(threshold), direction, None, detail, reason)
+        return undecided(claim, quantity, measured, threshold, direction, evidence.shortfall)
     if not math.isfinite(measured):
         return Verdict(claim, quantity, measured, float(threshold), direction, False,
                        f"{claim}: {quantity} could not be measured ({measured}); needs {direction} {threshold:g}")
@@ -95,6 +93,14 @@ def check(claim: str, quantity: str, measured: float, threshold: float, directio
     how = "within the threshold by" if holds else "misses the threshold by"
     detail = f"{claim}: {shown} (needs {direction} {threshold:g}; {how} {abs(measured - threshold):.4f})"
     return Verdict(claim, quantity, measured, float(threshold), direction, bool(holds), detail)
+
+
+def undecided(claim: str, quantity: str, measured: float, threshold: float, direction: str, reason: str) -> Verdict:
+    """An UNDECIDED verdict: the run cannot test the claim, for ``reason`` (too little evidence, or the
+    regime the claim is about was never reached); ``measured`` is shown but not compared."""
+    shown = "" if math.isnan(measured) else f" {quantity} = {measured:.4f} is not evidence"
+    detail = f"{claim}:{shown or ' not tested'} ({reason}; the threshold {direction} {threshold:g} is not applied)"
+    return Verdict(claim, quantity, float(measured), float(threshold), direction, None, detail, reason)
 
 
 def as_list(verdicts: Verdict | list[Verdict] | tuple[Verdict, ...]) -> list[Verdict]:
