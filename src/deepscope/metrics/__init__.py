@@ -4,8 +4,11 @@ Result dataclasses print as one line; those with one headline number convert wit
 (e.g. ``float(twonn(X))``). By name, for schedules and saved activations: :mod:`deepscope.metrics.registry`.
 """
 from deepscope.metrics.collapse import NeuralCollapse, neural_collapse
+from deepscope.metrics.curvature import (HessianEigenvalues, HessianSpectrum, hessian_eigenvalues,
+                                         hessian_spectrum, hessian_trace)
 from deepscope.metrics.entropy import (DiffusionEntropy, adjacency_spectral_entropy, binned_entropy,
                                        diffusion_spectral_entropy, estimate_diffusion_spectral_entropy)
+from deepscope.metrics.hvp import HessianOperator
 from deepscope.metrics.information import InformationPlanePoint, binned_information_plane, kde_information_plane
 from deepscope.metrics.intrinsic_dim import IDEstimate, LayerID, layerwise_id, llid, mle_id, pca_dim, pid, twonn
 from deepscope.metrics.linear_probe import ProbeResult, layerwise_linear_probe, linear_probe
@@ -15,10 +18,11 @@ from deepscope.metrics.separation import LogLinearFit, SeparationFit, fit_log_li
     separation_fuzziness
 from deepscope.metrics.similarity import cka
 
-__all__ = ["DiffusionEntropy", "IDEstimate", "InformationPlanePoint", "LayerID", "LogLinearFit",
-           "NegativeEstimateWarning", "NeuralCollapse", "ProbeResult", "SeparationFit",
-           "adjacency_mutual_information", "adjacency_spectral_entropy", "binned_entropy",
-           "binned_information_plane", "binned_mutual_information", "cka", "diffusion_spectral_entropy",
-           "diffusion_spectral_mutual_information", "estimate_diffusion_spectral_entropy", "fit_log_linear",
-           "kde_information_plane", "layerwise_id", "layerwise_linear_probe", "layerwise_separation",
-           "linear_probe", "llid", "mle_id", "neural_collapse", "pca_dim", "pid", "separation_fuzziness", "twonn"]
+__all__ = ["DiffusionEntropy", "HessianEigenvalues", "HessianOperator", "HessianSpectrum", "IDEstimate",
+           "InformationPlanePoint", "LayerID", "LogLinearFit", "NegativeEstimateWarning", "NeuralCollapse",
+           "ProbeResult", "SeparationFit", "adjacency_mutual_information", "adjacency_spectral_entropy",
+           "binned_entropy", "binned_information_plane", "binned_mutual_information", "cka",
+           "diffusion_spectral_entropy", "diffusion_spectral_mutual_information", "estimate_diffusion_spectral_entropy",
+           "fit_log_linear", "hessian_eigenvalues", "hessian_spectrum", "hessian_trace", "kde_information_plane",
+           "layerwise_id", "layerwise_linear_probe", "layerwise_separation", "linear_probe", "llid", "mle_id",
+           "neural_collapse", "pca_dim", "pid", "separation_fuzziness", "twonn"]
