@@ -34,6 +34,7 @@ test: .make-install-test
 bench: .make-install-test
 	$(PY) benchmarks/esl_speed.py
 	$(PY) benchmarks/metrics_speed.py
+	$(PY) benchmarks/curvature_speed.py
 
 clean:
 	rm -rf $(VENV) .make-install .make-install-test runs

@@ -115,7 +115,7 @@ def main() -> None:
           f"{args.repeats}; warm = from the previous top eigenvector after {args.steps} GD steps at lr {args.lr}")
     print(f"{'method':<19} {'start':<7} {'eigenvalue':>11} {'rel. error':>10} {'products':>8} {'seconds':>8} "
           f"{'Lanczos speed-up':>16}")
-    v0 = v_random
+    v0, v_previous = v_random, v_random  # the warm start is the top eigenvector measured before the GD steps
     for start in ("random", "warm"):
         if start == "warm":
             gd_steps(model, x, y, args.steps, args.lr)

@@ -67,6 +67,12 @@ def setting(default: Any, help: str, *, min: float | None = None, gt: float | No
     return dataclasses.field(default=default, metadata=meta)
 
 
+def check_directory(path: str) -> None:
+    """A ``check`` for settings naming a folder of data files: it must exist."""
+    if not Path(path).is_dir():
+        raise DeepscopeError(f"is not a directory: {path!r}; pass the folder holding the data files")
+
+
 # -- types ------------------------------------------------------------------------------------------------
 
 def field_type(cls: type, name: str) -> tuple[Any, bool]:

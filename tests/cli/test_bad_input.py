@@ -44,6 +44,8 @@ def wrong_values(cls, field: dataclasses.Field) -> list[str]:
             values.append("")
         if item is int:
             values += ["abc", "1.5"] + ([str(int(meta["item_min"]) - 1)] if meta.get("item_min") else [])
+        if item is float:
+            values += ["abc", "nan"] + ([repr(meta["item_min"] - 1)] if meta.get("item_min") is not None else [])
         if meta.get("check") is not None:
             values.append("no-such-thing")
         return values

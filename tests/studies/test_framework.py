@@ -70,7 +70,8 @@ def test_below_minimum_evidence_is_undecided(name, tmp_path, capsys):
     assert main([name, "--preset", "tiny", *sets, "--out", str(tmp_path), "--json"]) == 0
     verdicts = json.loads(capsys.readouterr().out)["verdicts"]
     undecided = [v for v in verdicts if v["holds"] is None]
-    assert undecided and all(v["reason"] and "needs at least" in v["reason"] for v in undecided)
+    assert undecided and all(v["reason"] for v in undecided)
+    assert any("needs at least" in v["reason"] for v in undecided)          # the evidence shortfall is named
     assert main([name, "--preset", "tiny", *sets, "--out", str(tmp_path)]) == 0
     assert "UNDECIDED: " in capsys.readouterr().out
 

@@ -21,11 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepscope.config import ConfigError, setting
+from deepscope.config import ConfigError, check_directory, setting
 from deepscope.data import Dataset, load_dataset
 from deepscope.data.registry import get_dataset_info
 from deepscope.data.select import SubsetTooLarge, SubsetTooSmall
-from deepscope.errors import DeepscopeError
 from deepscope.metrics.collapse import neural_collapse
 from deepscope.metrics.registry import compute, resolve
 from deepscope.metrics.separation import SeparationFit, layerwise_separation
@@ -57,11 +56,6 @@ def _check_dataset(name: str) -> None:
     get_dataset_info(_dataset_name(name))
 
 
-def _check_root(path: str) -> None:
-    if not Path(path).is_dir():
-        raise DeepscopeError(f"is not a directory: {path!r}; pass the folder holding the data files")
-
-
 @dataclass
 class ESLConfig:
     """One ESL experiment. Defaults are the seed README's quick start."""
@@ -88,7 +82,7 @@ class ESLConfig:
     stop_loss: float | None = setting(1e-3, "stop when the epoch train loss falls below", gt=0)
     seed: int = setting(0, "seed of the data subset, the initialisation and the batches", min=0)
     device: str = setting("cpu", "cpu or cuda", check=check_device)
-    root: str | None = setting(None, "directory holding data files (IDX, CIFAR batches)", check=_check_root)
+    root: str | None = setting(None, "directory holding data files (IDX, CIFAR batches)", check=check_directory)
     measure_on: str = setting("train", "where D is measured: the training subset (as in the paper) or the test split",
                               choices=("train", "test"))
     metrics: list[str] = setting([], "extra per-layer metrics, comma-separated (see `deepscope metrics --list`)",
