@@ -51,17 +51,17 @@ def flag_name(field: str) -> str:
 
 def setting(default: Any, help: str, *, min: float | None = None, gt: float | None = None,  # noqa: A002
             max: float | None = None, lt: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
-            item_min: float | None = None, nonempty: bool = True, check: Callable[[Any], None] | None = None,
+            item_min: float | None = None, item_gt: float | None = None, nonempty: bool = True, check: Callable[[Any], None] | None = None,
             metavar: str | None = None) -> Any:
     """A dataclass field with help text and constraints (see the module docstring).
 
     ``min``/``max`` are inclusive bounds, ``gt``/``lt`` exclusive; ``choices`` are matched
-    case-insensitively; ``item_min`` bounds every item of a list; ``nonempty`` (default) refuses
+    case-insensitively; ``item_min`` (inclusive) or ``item_gt`` (exclusive) bounds every item of a list; ``nonempty`` (default) refuses
     empty strings and lists; ``check(value)`` may raise :class:`DeepscopeError` for any other rule
     (an unknown dataset name, say). ``None`` always passes for an optional field.
     """
     meta = {"help": help, "min": min, "gt": gt, "max": max, "lt": lt, "choices": choices, "item_min": item_min,
-            "nonempty": nonempty, "check": check, "metavar": metavar}
+            "item_gt": item_gt, "nonempty": nonempty, "check": check, "metavar": metavar}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -213,7 +213,7 @@ def _validate(config: Any) -> Any:
                 raise ConfigError(f.name, "is empty; give at least one item (or leave the setting out)")
             for item in items:
                 if isinstance(item, (int, float)) and not isinstance(item, bool):
-                    _check_number(f.name, item, {"min": meta.get("item_min")}, "items ")
+                    _check_number(f.name, item, {"min": meta.get("item_min"), "gt": meta.get("item_gt")}, "items ")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             _check_number(f.name, value, meta)
         elif isinstance(value, str):

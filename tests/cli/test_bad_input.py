@@ -45,7 +45,7 @@ def wrong_values(cls, field: dataclasses.Field) -> list[str]:
         if item is int:
             values += ["abc", "1.5"] + ([str(int(meta["item_min"]) - 1)] if meta.get("item_min") else [])
         if item is float:
-            values += ["abc", "nan"] + ([repr(meta["item_min"] - 1)] if meta.get("item_min") is not None else [])
+            values += ["abc", "nan"] + _outside({"min": meta.get("item_min"), "gt": meta.get("item_gt")}, False)
         if meta.get("check") is not None:
             values.append("no-such-thing")
         return values

@@ -82,7 +82,7 @@ class EOSConfig:
     loss: str = setting("mse", "mse (against one-hot targets, mean over all entries) or ce (cross-entropy)",
                         choices=("mse", "ce"))
     lrs: list[float] = setting([0.3, 0.2, 0.1], "learning rates, each run from the same initialisation",
-                               item_min=1e-12)
+                               item_gt=0)
     momentum: float = setting(0.0, "momentum beta (threshold (2 + 2 beta)/lr)", min=0, lt=1)
     nesterov: bool = setting(False, "Nesterov instead of Polyak momentum")
     steps: int = setting(2000, "full-batch gradient steps per learning rate", min=1)
