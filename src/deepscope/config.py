@@ -51,8 +51,8 @@ def flag_name(field: str) -> str:
 
 def setting(default: Any, help: str, *, min: float | None = None, gt: float | None = None,  # noqa: A002
             max: float | None = None, lt: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
-            item_min: float | None = None, item_gt: float | None = None, nonempty: bool = True, check: Callable[[Any], None] | None = None,
-            metavar: str | None = None) -> Any:
+            item_min: float | None = None, item_gt: float | None = None, nonempty: bool = True,
+            check: Callable[[Any], None] | None = None, metavar: str | None = None) -> Any:
     """A dataclass field with help text and constraints (see the module docstring).
 
     ``min``/``max`` are inclusive bounds, ``gt``/``lt`` exclusive; ``choices`` are matched
