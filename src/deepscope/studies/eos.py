@@ -47,10 +47,10 @@ from deepscope.errors import DeepscopeError
 from deepscope.metrics.curvature import hessian_eigenvalues
 from deepscope.models import build_model
 from deepscope.report.figures import plt
-from deepscope.store import Store
+from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
 from deepscope.studies.verdict import Evidence, Verdict, check, undecided
-from deepscope.train import Schedule, TrainConfig, Trainer
+from deepscope.train import Schedule, TrainConfig, Trainer, TrainState
 from deepscope.train.config import check_device
 
 NAME = "eos"
@@ -65,15 +65,11 @@ MIN_STEPS_AFTER = 10      # training steps after reaching the threshold that the
 TAIL = 0.1                # the "long run": the last tenth of the steps
 
 
-def _check_dataset(name: str) -> None:
-    get_dataset_info(name)
-
-
 @dataclass
 class EOSConfig:
     """One edge-of-stability experiment. Defaults: the quick CPU preset (a few minutes here)."""
 
-    dataset: str = setting("mnist", "classification data set (`deepscope datasets`)", check=_check_dataset)
+    dataset: str = setting("mnist", "classification data set (`deepscope datasets`)", check=get_dataset_info)
     data_length: int = setting(2000, "training points (stratified subset; the paper: 5,000 of CIFAR-10)", min=1)
     data_size: int | None = setting(10, "resize images to data_size x data_size (images only)", min=1)
     width: int = setting(200, "width of each hidden layer of the fully connected net", min=1)
@@ -176,18 +172,17 @@ class _Monitor:
     """Trainer callback: accuracy before every step, sharpness every ``every`` steps (warm-started)."""
 
     def __init__(self, config: EOSConfig, x: torch.Tensor, target: torch.Tensor, labels: torch.Tensor,
-                 run: Trajectory, sink) -> None:
+                 run: Trajectory, sink: Run | None) -> None:
         self.config, self.x, self.target, self.labels, self.run, self.sink = config, x, target, labels, run, sink
         self.vector: torch.Tensor | None = None
 
-    def __call__(self, state) -> None:
+    def __call__(self, state: TrainState) -> None:
         if state.epoch_losses and not math.isfinite(state.epoch_losses[-1]):
             return  # diverged: nothing left to measure
         step = state.step.iteration
-        with torch.no_grad():
-            accuracy = float((state.model(self.x).argmax(1) == self.labels).float().mean())
         if not state.finished:
-            self.run.accuracies.append(accuracy)
+            with torch.no_grad():
+                self.run.accuracies.append(float((state.model(self.x).argmax(1) == self.labels).float().mean()))
         if step % self.config.eig_every == 0 or state.finished:
             self._sharpness(state.model, step)
 
@@ -210,7 +205,8 @@ def _optimizer(config: EOSConfig, model: nn.Module, lr: float) -> torch.optim.Op
                            nesterov=config.nesterov and config.momentum > 0)
 
 
-def _train(config: EOSConfig, lr: float, x, target, labels, sink, progress) -> Trajectory:
+def _train(config: EOSConfig, lr: float, x: torch.Tensor, target: torch.Tensor, labels: torch.Tensor,
+           sink: Run | None, progress: bool | None) -> Trajectory:
     run = Trajectory(lr, (2 + 2 * config.momentum) / lr, [], [], [], [])
     model = _model(config, x, labels)
     monitor = _Monitor(config, x, target, labels, run, sink)
@@ -274,7 +270,7 @@ def run(config: EOSConfig, store: Store | None = None, *, force: bool = False,
     return record(STUDY, config, store, lambda sink: _run(config, sink, progress), force=force)
 
 
-def _run(config: EOSConfig, sink, progress) -> EOSResult:
+def _run(config: EOSConfig, sink: Run | None, progress: bool | None) -> EOSResult:
     x, target, labels = _data(config)
     result = EOSResult(config, [_train(config, lr, x, target, labels, sink, progress) for lr in config.lrs])
     result.message = "; ".join(f"lr {run.lr:g}: {run.message}" for run in result.runs if run.diverged)
