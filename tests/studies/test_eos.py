@@ -61,6 +61,7 @@ def test_momentum_raises_the_threshold(tmp_path):
     assert result.runs[0].threshold == pytest.approx((2 + 2 * 0.5) / 0.1)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # inside torch.func.hessian
 def test_measured_sharpness_is_the_top_eigenvalue_of_the_dense_hessian():
     config = dataclasses.replace(TINY, width=8, depth=2, lrs=[0.3], steps=5, eig_every=5, eig_tol=1e-6)
     result = eos.run(config)
