@@ -40,15 +40,14 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from deepscope.config import ConfigError, check_directory, setting
-from deepscope.data import load_dataset
 from deepscope.data.registry import get_dataset_info
-from deepscope.data.select import SubsetTooLarge
 from deepscope.errors import DeepscopeError
 from deepscope.metrics.curvature import hessian_eigenvalues
 from deepscope.models import build_model
 from deepscope.report.figures import plt
 from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
+from deepscope.studies.inputs import classification_data
 from deepscope.studies.verdict import Evidence, Verdict, check, undecided
 from deepscope.train import Schedule, TrainConfig, Trainer, TrainState
 from deepscope.train.config import check_device
@@ -142,17 +141,7 @@ class EOSResult:
 
 def _data(config: EOSConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inputs [n, d] (standardised), the training targets (one-hot for MSE) and the labels."""
-    info = get_dataset_info(config.dataset)
-    try:
-        data = load_dataset(config.dataset, n=config.data_length, size=config.data_size if info.images else None,
-                            normalize=info.kind != "tokens", seed=config.seed, root=config.root,
-                            device=config.device)
-    except SubsetTooLarge as exc:
-        raise ConfigError("data_length", f"is {exc.requested} but {config.dataset} has {exc.available} training "
-                                         f"samples here; pass at most {exc.available}") from None
-    if data.task != "classification":
-        raise ConfigError("dataset", f"{config.dataset} is a {data.task} set; this study needs class labels")
-    data = data.as_features()
+    data = classification_data(config, normalize=True)
     x = data.flat()
     target = F.one_hot(data.y, data.num_classes).float() if config.loss == "mse" else data.y
     return x, target, data.y

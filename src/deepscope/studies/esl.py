@@ -22,9 +22,8 @@ import torch
 from torch import nn
 
 from deepscope.config import ConfigError, check_directory, setting
-from deepscope.data import Dataset, load_dataset
+from deepscope.data import Dataset
 from deepscope.data.registry import get_dataset_info
-from deepscope.data.select import SubsetTooLarge, SubsetTooSmall
 from deepscope.metrics.collapse import neural_collapse
 from deepscope.metrics.registry import compute, resolve
 from deepscope.metrics.separation import SeparationFit, layerwise_separation
@@ -33,6 +32,7 @@ from deepscope.probe.callback import MetricProbe
 from deepscope.probe.capture import capture
 from deepscope.store import Store
 from deepscope.studies.base import Mode, Preset, Study, record
+from deepscope.studies.inputs import classification_data
 from deepscope.studies.verdict import Evidence, Verdict, check
 from deepscope.train import Schedule, TrainConfig, Trainer, TrainResult
 from deepscope.train.config import check_device
@@ -153,23 +153,7 @@ def load_data(config: ESLConfig, split: str = "train", dataset: Any = None) -> D
     sequences are one-hot encoded; a too-large ``data_length`` is reported against that setting.
     """
     name = dataset if dataset is not None else config.dataset_name()
-    info = get_dataset_info(name) if isinstance(name, str) else None
-    images = info is not None and info.images
-    n = config.data_length if split == "train" else None
-    try:
-        data = load_dataset(name, n=n, size=config.data_size if images else None,
-                            grayscale=isinstance(name, str) and name == "cifar10", seed=config.seed, split=split,
-                            root=config.root, device=config.device)
-    except SubsetTooLarge as exc:
-        raise ConfigError("data_length", f"is {exc.requested} but {config.dataset} has {exc.available} training "
-                                         f"samples here; pass at most {exc.available}") from None
-    except SubsetTooSmall as exc:
-        raise ConfigError("data_length", f"is {exc.requested} but {config.dataset} has {exc.num_classes} classes; "
-                                         f"pass at least {exc.num_classes} so that every class has a sample") from None
-    if data.task != "classification":
-        raise ConfigError("dataset", f"{config.dataset} is a {data.task} set, but the equi-separation law measures "
-                                     f"how classes separate; choose a classification set (`deepscope datasets`)")
-    return data.as_features()
+    return classification_data(config, split=split, name=name, grayscale=isinstance(name, str) and name == "cifar10")
 
 
 def load_test(config: ESLConfig, dataset: Any = None) -> Dataset | None:
