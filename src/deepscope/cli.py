@@ -182,10 +182,13 @@ def add_study_command(sub: argparse._SubParsersAction, study: Study) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (study, run_id, config, verdicts, "
                                                        "seconds and the study's own keys) instead of the report")
     p.add_argument("--force", action="store_true", help="rerun even if this config already finished in --out")
-    p.add_argument("--save-model", action="store_true", help="save the trained model to --out "
-                                                              "(reload with deepscope.load_model)")
-    p.add_argument("--save-activations", type=_npz_file, metavar="FILE.npz", help="save the measured activations and labels "
-                                                                  "(the format `deepscope metrics` reads)")
+    if "model" in study.saves:
+        p.add_argument("--save-model", action="store_true", help="save the trained model to --out "
+                                                                  "(reload with deepscope.load_model)")
+    if "activations" in study.saves:
+        p.add_argument("--save-activations", type=_npz_file, metavar="FILE.npz",
+                       help="save the measured activations and labels (the format `deepscope metrics` reads)")
+    p.set_defaults(save_model=False, save_activations=None)
     for mode in study.modes:
         p.add_argument(f"--{mode.flag}", dest=f"mode_{mode.flag}", action="store_true", help=mode.help)
     p.set_defaults(func=cmd_study)

@@ -91,10 +91,13 @@ def test_set_and_config_file_errors_name_the_key(study, tmp_path, capsys):
     assert "'nope'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("study", list(STUDIES))
-@pytest.mark.parametrize(("flag", "value"), [("--out", "file/sub"), ("--save-activations", "acts.txt"),
-                                             ("--save-activations", "file/acts.npz"), ("--preset", ""),
-                                             ("--config", "missing.yaml"), ("--set", "")])
+FRAMEWORK_CASES = [(name, flag, value) for name in STUDIES for flag, value in
+                   [("--out", "file/sub"), ("--preset", ""), ("--config", "missing.yaml"), ("--set", ""),
+                    *([("--save-activations", "acts.txt"), ("--save-activations", "file/acts.npz")]
+                      if "activations" in get_study(name).saves else [])]]
+
+
+@pytest.mark.parametrize(("study", "flag", "value"), FRAMEWORK_CASES)
 def test_framework_flags_refuse_wrong_values(study, flag, value, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     if "/" in value or "." in value:

@@ -14,8 +14,8 @@ What a study provides:
   setting, run on a GPU, ``tiny`` = the smallest run that goes through every code path, for tests).
 - ``run(config, store=None, *, force=False, progress=None) -> result``, normally written with
   :func:`record`. The result has ``run_id``, ``reused``, ``diverged``, ``message``, ``summary()``
-  (the study's own JSON keys) and may carry ``model`` and ``activations`` (``(features, labels)``)
-  for ``--save-model``/``--save-activations``.
+  (the study's own JSON keys) and, when the study declares ``saves``, carries ``model`` and/or
+  ``activations`` (``(features, labels)``) for ``--save-model``/``--save-activations``.
 - ``verdict(result)``: one :class:`Verdict` or several, each with the paper's threshold and the
   study's declared minimum evidence; ``figure(result, path)``; ``report(result)``: the text printed.
 - ``below_minimum``: settings (on top of ``tiny``) that give less evidence than the claim needs; a
@@ -76,6 +76,7 @@ class Study:
     check: Callable[[Any], None] | None = None  # rules across fields, raising ConfigError
     below_minimum: Mapping[str, Any] = field(default_factory=dict)
     modes: tuple[Mode, ...] = ()
+    saves: tuple[str, ...] = ()  # "model" and/or "activations": what its result carries for --save-*
 
     def __post_init__(self) -> None:
         missing = [p for p in ("quick", "paper", "tiny") if p not in self.presets]

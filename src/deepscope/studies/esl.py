@@ -335,6 +335,7 @@ STUDY = Study(
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary, check=check_config,
     quick_seconds=9,
     below_minimum={"depth": 2},
+    saves=("model", "activations"),
     modes=(Mode("table", "run the ten configurations of the seed README's results table; write esl_table.md and "
                          "esl_table.png to --out (uses --root, --seed, --device)",
                 ("root", "seed", "device"), _table_mode),),
