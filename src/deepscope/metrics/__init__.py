@@ -6,6 +6,7 @@ Result dataclasses print as one line; those with one headline number convert wit
 from deepscope.metrics.collapse import NeuralCollapse, neural_collapse
 from deepscope.metrics.curvature import (HessianEigenvalues, HessianSpectrum, hessian_eigenvalues,
                                          hessian_spectrum, hessian_trace)
+from deepscope.metrics.dynamics import RelativeChange, empirical_ntk, kernel_distance, relative_change
 from deepscope.metrics.entropy import (DiffusionEntropy, adjacency_spectral_entropy, binned_entropy,
                                        diffusion_spectral_entropy, estimate_diffusion_spectral_entropy)
 from deepscope.metrics.hvp import HessianOperator
@@ -20,9 +21,9 @@ from deepscope.metrics.similarity import cka
 
 __all__ = ["DiffusionEntropy", "HessianEigenvalues", "HessianOperator", "HessianSpectrum", "IDEstimate",
            "InformationPlanePoint", "LayerID", "LogLinearFit", "NegativeEstimateWarning", "NeuralCollapse",
-           "ProbeResult", "SeparationFit", "adjacency_mutual_information", "adjacency_spectral_entropy",
+           "ProbeResult", "RelativeChange", "SeparationFit", "adjacency_mutual_information", "adjacency_spectral_entropy",
            "binned_entropy", "binned_information_plane", "binned_mutual_information", "cka",
-           "diffusion_spectral_entropy", "diffusion_spectral_mutual_information", "estimate_diffusion_spectral_entropy",
-           "fit_log_linear", "hessian_eigenvalues", "hessian_spectrum", "hessian_trace", "kde_information_plane",
-           "layerwise_id", "layerwise_linear_probe", "layerwise_separation", "linear_probe", "llid", "mle_id",
-           "neural_collapse", "pca_dim", "pid", "separation_fuzziness", "twonn"]
+           "diffusion_spectral_entropy", "diffusion_spectral_mutual_information", "empirical_ntk",
+           "estimate_diffusion_spectral_entropy", "fit_log_linear", "hessian_eigenvalues", "hessian_spectrum", "hessian_trace", "kde_information_plane",
+           "kernel_distance", "layerwise_id", "layerwise_linear_probe", "layerwise_separation", "linear_probe", "llid", "mle_id",
+           "neural_collapse", "pca_dim", "pid", "relative_change", "separation_fuzziness", "twonn"]
