@@ -66,7 +66,7 @@ def test_tiny_preset_runs_end_to_end_through_the_cli(name, tmp_path, capsys):
 def test_below_minimum_evidence_is_undecided(name, tmp_path, capsys):
     study = get_study(name)
     assert study.below_minimum, f"{name} must declare settings that give too little evidence"
-    sets = [f"--set={k}={v}" for k, v in study.below_minimum.items()]
+    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in study.below_minimum.items()]
     assert main([name, "--preset", "tiny", *sets, "--out", str(tmp_path), "--json"]) == 0
     verdicts = json.loads(capsys.readouterr().out)["verdicts"]
     undecided = [v for v in verdicts if v["holds"] is None]

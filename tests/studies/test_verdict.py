@@ -48,3 +48,13 @@ def test_undecided_when_the_regime_is_never_reached():
     assert v.holds is None and v.reason == "sharpness never reached 2/lr"
     assert str(v) == "UNDECIDED: edge: not tested (sharpness never reached 2/lr; the threshold >= 0.75 is not applied)"
     assert v.to_dict()["measured"] is None
+
+
+def test_interval_claims_hold_only_when_the_whole_interval_fits():
+    from deepscope.studies.verdict import check_interval
+    inside = check_interval("lazy", "slope", -0.5, (-0.6, -0.4), (-0.75, -0.25))
+    assert inside.holds is True and "inside [-0.75, -0.25]" in inside.detail
+    straddling = check_interval("lazy", "slope", -0.3, (-0.5, -0.1), (-0.75, -0.25))
+    assert straddling.holds is False and "not inside" in straddling.detail
+    few = check_interval("lazy", "slope", -0.5, (-0.6, -0.4), (-0.75, -0.25), Evidence(1, 2, "seeds"))
+    assert few.holds is None and "within [-0.75, -0.25] is not applied" in few.detail

@@ -13,6 +13,7 @@ from deepscope.studies.base import Study
 STUDIES: dict[str, str] = {
     "esl": "deepscope.studies.esl",
     "eos": "deepscope.studies.eos",
+    "lazy": "deepscope.studies.lazy",
 }
 
 

@@ -45,7 +45,7 @@ class Verdict:
     quantity: str
     measured: float
     threshold: float
-    direction: str
+    direction: str  # "<=", ">=", or "within [low, high]" for an interval claim
     holds: bool | None
     detail: str
     reason: str | None = None
@@ -95,11 +95,26 @@ def check(claim: str, quantity: str, measured: float, threshold: float, directio
     return Verdict(claim, quantity, measured, float(threshold), direction, bool(holds), detail)
 
 
+def check_interval(claim: str, quantity: str, estimate: float, interval: tuple[float, float],
+                   allowed: tuple[float, float], evidence: Evidence | None = None) -> Verdict:
+    """HOLDS when the whole confidence ``interval`` of ``estimate`` lies inside ``allowed`` = [low, high]."""
+    low, high = allowed
+    where = f"[{low:g}, {high:g}]"
+    if evidence is not None and not evidence.enough:
+        return undecided(claim, quantity, estimate, (low + high) / 2, f"within {where}", evidence.shortfall)
+    lo, hi = interval
+    holds = bool(math.isfinite(lo) and math.isfinite(hi) and low <= lo and hi <= high)
+    how = "inside" if holds else "not inside"
+    detail = (f"{claim}: {quantity} = {estimate:.4f}, 95% interval [{lo:.4f}, {hi:.4f}] ({how} {where})")
+    return Verdict(claim, quantity, float(estimate), (low + high) / 2, f"within {where}", holds, detail)
+
+
 def undecided(claim: str, quantity: str, measured: float, threshold: float, direction: str, reason: str) -> Verdict:
     """An UNDECIDED verdict: the run cannot test the claim, for ``reason`` (too little evidence, or the
     regime the claim is about was never reached); ``measured`` is shown but not compared."""
     shown = "" if math.isnan(measured) else f" {quantity} = {measured:.4f} is not evidence"
-    detail = f"{claim}:{shown or ' not tested'} ({reason}; the threshold {direction} {threshold:g} is not applied)"
+    needs = direction if direction.startswith("within") else f"{direction} {threshold:g}"
+    detail = f"{claim}:{shown or ' not tested'} ({reason}; the threshold {needs} is not applied)"
     return Verdict(claim, quantity, float(measured), float(threshold), direction, None, detail, reason)
 
 
