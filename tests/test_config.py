@@ -17,7 +17,7 @@ class Toy:
     epochs: int = setting(3, "epochs", min=1)
     p: float = setting(0.0, "dropout", min=0, lt=1)
     opt: str = setting("adam", "optimizer", choices=("adam", "sgd"))
-    widths: list[int] | None = setting(None, "widths", item_min=1)
+    widths: list[int] | None = setting(None, "widths", item_min=1, distinct=True)
     tags: list[str] = setting([], "tags", nonempty=False)
     stop: float | None = setting(None, "stop loss", gt=0)
     flag: bool = setting(True, "a switch")
@@ -51,6 +51,8 @@ def test_validate_names_the_field_and_the_rule():
         validate(Toy(widths=[3, 0]))
     with pytest.raises(ConfigError, match="must be a whole number"):
         validate(Toy(epochs=2.5))
+    with pytest.raises(ConfigError, match=r"lists 4 twice \(\[4, 2, 4\]\)"):
+        validate(Toy(widths=[4, 2, 4]))
 
 
 def test_validate_spells_choices_canonically_and_keeps_valid_configs():

@@ -51,17 +51,18 @@ def flag_name(field: str) -> str:
 
 def setting(default: Any, help: str, *, min: float | None = None, gt: float | None = None,  # noqa: A002
             max: float | None = None, lt: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
-            item_min: float | None = None, item_gt: float | None = None, nonempty: bool = True,
-            check: Callable[[Any], None] | None = None, metavar: str | None = None) -> Any:
+            item_min: float | None = None, item_gt: float | None = None, distinct: bool = False,
+            nonempty: bool = True, check: Callable[[Any], None] | None = None, metavar: str | None = None) -> Any:
     """A dataclass field with help text and constraints (see the module docstring).
 
     ``min``/``max`` are inclusive bounds, ``gt``/``lt`` exclusive; ``choices`` are matched
-    case-insensitively; ``item_min`` (inclusive) or ``item_gt`` (exclusive) bounds every item of a list; ``nonempty`` (default) refuses
+    case-insensitively; ``item_min`` (inclusive) or ``item_gt`` (exclusive) bounds every item of a list,
+    and ``distinct`` refuses a list that names an item twice; ``nonempty`` (default) refuses
     empty strings and lists; ``check(value)`` may raise :class:`DeepscopeError` for any other rule
     (an unknown dataset name, say). ``None`` always passes for an optional field.
     """
     meta = {"help": help, "min": min, "gt": gt, "max": max, "lt": lt, "choices": choices, "item_min": item_min,
-            "item_gt": item_gt, "nonempty": nonempty, "check": check, "metavar": metavar}
+            "item_gt": item_gt, "distinct": distinct, "nonempty": nonempty, "check": check, "metavar": metavar}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -211,6 +212,10 @@ def _validate(config: Any) -> Any:
         if items is not None:
             if meta.get("nonempty", True) and not items:
                 raise ConfigError(f.name, "is empty; give at least one item (or leave the setting out)")
+            if meta.get("distinct"):
+                repeated = next((item for i, item in enumerate(items) if item in items[:i]), None)
+                if repeated is not None:
+                    raise ConfigError(f.name, f"lists {repeated!r} twice ({items}); give each once")
             for item in items:
                 if isinstance(item, (int, float)) and not isinstance(item, bool):
                     _check_number(f.name, item, {"min": meta.get("item_min"), "gt": meta.get("item_gt")}, "items ")

@@ -39,7 +39,7 @@ def wrong_values(cls, field: dataclasses.Field) -> list[str]:
         return [*_outside(meta, False), "nan", "inf", "abc"]
     if typing.get_origin(kind) is list:
         item = typing.get_args(kind)[0]
-        values = ["a,,b"]
+        values = ["a,,b"] + (["1,1"] if meta.get("distinct") else [])
         if meta.get("nonempty", True):
             values.append("")
         if item is int:

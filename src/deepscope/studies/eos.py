@@ -77,7 +77,7 @@ class EOSConfig:
     loss: str = setting("mse", "mse (against one-hot targets, mean over all entries) or ce (cross-entropy)",
                         choices=("mse", "ce"))
     lrs: list[float] = setting([0.3, 0.2, 0.1], "learning rates, each run from the same initialisation",
-                               item_gt=0)
+                               item_gt=0, distinct=True)
     momentum: float = setting(0.0, "momentum beta (threshold (2 + 2 beta)/lr)", min=0, lt=1)
     nesterov: bool = setting(False, "Nesterov instead of Polyak momentum")
     steps: int = setting(2000, "full-batch gradient steps per learning rate", min=1)
@@ -91,8 +91,6 @@ class EOSConfig:
 
 
 def check_config(config: EOSConfig) -> None:
-    if len(set(config.lrs)) != len(config.lrs):
-        raise ConfigError("lrs", f"lists a learning rate twice ({config.lrs}); give each once")
     if config.eig_every > config.steps:
         raise ConfigError("eig_every", f"is {config.eig_every} but the run has {config.steps} steps (--steps); "
                                        f"measure at least once during training")

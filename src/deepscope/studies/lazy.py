@@ -77,7 +77,7 @@ class LazyConfig:
     data_size: int | None = setting(10, "resize images to data_size x data_size (none: as stored)", min=1)
     inputs: str = setting("standardized", "standardized (per channel) or raw 0-255 pixels as the seed fed them",
                           choices=("standardized", "raw"))
-    widths: list[int] = setting([10, 100, 1000, 10000], "hidden widths", item_min=1)
+    widths: list[int] = setting([10, 100, 1000, 10000], "hidden widths", item_min=1, distinct=True)
     parametrization: str = setting("standard", "standard (PyTorch's default init, as the seed) or ntk",
                                    choices=("standard", "ntk"))
     lr: float = setting(1.0, "base learning rate", gt=0)
@@ -90,11 +90,6 @@ class LazyConfig:
     seed: int = setting(0, "first seed of the data subset and the initialisations", min=0)
     device: str = setting("cpu", "cpu or cuda", check=check_device)
     root: str | None = setting(None, "directory holding data files (IDX, CIFAR batches)", check=check_directory)
-
-
-def check_config(config: LazyConfig) -> None:
-    if len(set(config.widths)) != len(config.widths):
-        raise ConfigError("widths", f"lists a width twice ({config.widths}); give each once")
 
 
 @dataclass
@@ -290,7 +285,7 @@ STUDY = Study(
                        {"dataset": "digits", "data_length": 64, "data_size": 8, "widths": [4, 16, 64], "steps": 20,
                         "seeds": 2, "ntk_points": 4}),
     },
-    run=run, verdict=verdict, figure=figure, report=report, restore=from_summary, check=check_config,
+    run=run, verdict=verdict, figure=figure, report=report, restore=from_summary,
     quick_seconds=101,
     below_minimum={"widths": [4, 16]},
 )
