@@ -50,5 +50,5 @@ def test_ntk_parametrization_scales_by_fan_in():
     with torch.no_grad():
         out = net(x)
     assert out.shape == (256, 2) and 0.3 < float(out.std()) < 3     # O(1) outputs at any width
-    raw = lazy._inputs(dataclasses.replace(TINY, inputs="raw"), "train")[0]
+    raw = lazy._inputs(dataclasses.replace(TINY, inputs="raw"))[0][0]
     assert float(raw.max()) > 1 and float(raw.max()) <= 255

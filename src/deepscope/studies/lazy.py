@@ -143,13 +143,15 @@ def _model(config: LazyConfig, d: int, width: int, k: int, seed: int) -> nn.Modu
                        seed=seed).to(config.device)
 
 
-def _inputs(config: LazyConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    data = classification_data(config, split=split)
-    x = data.flat() * (255.0 if config.inputs == "raw" else 1.0)
+def _inputs(config: LazyConfig) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """(x, y) of the training subset and of the test split, flattened; standardised with the training
+    statistics, or raw 0-255 pixels as the seed fed them."""
+    splits = [classification_data(config), classification_data(config, split="test")]
+    xs = [data.flat() * (255.0 if config.inputs == "raw" else 1.0) for data in splits]
     if config.inputs == "standardized":
-        train = classification_data(config).flat()      # the training statistics, for both splits
-        x = (x - train.mean(0)) / train.std(0).clamp_min(1e-6)
-    return x, data.y
+        mean, std = xs[0].mean(0), xs[0].std(0).clamp_min(1e-6)
+        xs = [(x - mean) / std for x in xs]
+    return (xs[0], splits[0].y), (xs[1], splits[1].y)
 
 
 def _one(config: LazyConfig, width: int, seed: int, train: tuple, test: tuple, probe: torch.Tensor,
@@ -179,7 +181,7 @@ def run(config: LazyConfig, store: Store | None = None, *, force: bool = False,
 
 
 def _run(config: LazyConfig, sink: Run | None, progress: bool | None) -> LazyResult:
-    train, test = _inputs(config, "train"), _inputs(config, "test")
+    train, test = _inputs(config)
     if config.ntk_points > len(test[0]):
         raise ConfigError("ntk_points", f"is {config.ntk_points} but the test split has {len(test[0])} images")
     probe = test[0][:config.ntk_points]
