@@ -27,14 +27,19 @@ def draw_separation(ax: Axes, log_d: Sequence[float], slope: float, intercept: f
     ax.legend(fontsize=8)
 
 
+def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 110) -> Path:
+    """Lay out ``fig``, write it to ``path`` (its folder made if needed; the suffix picks PNG or SVG), close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def plot_separation(log_d: Sequence[float], slope: float, intercept: float, pearson_r: float,
                     path: str | Path, *, title: str = "") -> Path:
     """Save the separation plot of one run to ``path`` (the suffix picks PNG or SVG)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
     draw_separation(ax, log_d, slope, intercept, pearson_r, title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)

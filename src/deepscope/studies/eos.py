@@ -44,7 +44,7 @@ from deepscope.data.registry import get_dataset_info
 from deepscope.errors import DeepscopeError
 from deepscope.metrics.curvature import hessian_eigenvalues
 from deepscope.models import build_model
-from deepscope.report.figures import plt
+from deepscope.report.figures import plt, save_figure
 from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
 from deepscope.studies.inputs import classification_data
@@ -326,8 +326,6 @@ def verdict(result: EOSResult) -> list[Verdict]:
 
 def figure(result: EOSResult, path: str | Path) -> Path:
     """Sharpness against time η·step with the 2/η lines, train loss below; one colour per learning rate."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
     for i, run in enumerate(result.runs):
         colour = f"C{i}"
@@ -342,10 +340,7 @@ def figure(result: EOSResult, path: str | Path) -> Path:
     bottom.set_yscale("log")
     bottom.set_xlabel("time = lr × step")
     bottom.set_ylabel("train loss")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def report(result: EOSResult) -> str:

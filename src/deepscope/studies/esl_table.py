@@ -92,11 +92,7 @@ def markdown(entries: list[TableEntry]) -> str:
 
 def grid_figure(entries: list[TableEntry], path: str | Path) -> Path:
     """One panel per row: log D per layer and the fit, or the reason the row did not run."""
-    import matplotlib.pyplot as plt
-
-    from deepscope.report.figures import draw_separation
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from deepscope.report.figures import draw_separation, plt, save_figure
     cols = 5
     rows = -(-len(entries) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.3 * rows), squeeze=False)
@@ -111,10 +107,7 @@ def grid_figure(entries: list[TableEntry], path: str | Path) -> Path:
         draw_separation(ax, e.result.log_d, e.result.slope, e.result.intercept, e.result.pearson_r, title)
     for ax in list(axes.flat)[len(entries):]:
         ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def main(config: study.ESLConfig, out: Path, store: Store, force: bool, as_json: bool) -> int:

@@ -35,7 +35,7 @@ from deepscope.config import ConfigError, check_directory, setting
 from deepscope.data.registry import get_dataset_info
 from deepscope.metrics.dynamics import empirical_ntk, kernel_distance, relative_change
 from deepscope.models import build_model
-from deepscope.report.figures import plt
+from deepscope.report.figures import plt, save_figure
 from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
 from deepscope.studies.inputs import classification_data
@@ -248,8 +248,6 @@ def report(result: LazyResult) -> str:
 
 def figure(result: LazyResult, path: str | Path) -> Path:
     """Relative change (both forms) and NTK distance against width, log-log, mean ± std over seeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, keys in ((left, ("rc_global", "rc_sum_of_norms")), (right, ("ntk_distance",))):
         for key in keys:
@@ -267,10 +265,7 @@ def figure(result: LazyResult, path: str | Path) -> Path:
     left.legend(fontsize=8)
     left.set_ylabel("relative change of the parameters")
     right.set_ylabel("NTK distance, start to end")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 STUDY = Study(
