@@ -39,6 +39,17 @@ def test_learns_separable_data_and_stops_on_stop_loss():
     assert r.iterations == r.epochs_run * 2  # 200 samples / batch 100
 
 
+def test_max_iterations_stops_mid_epoch_and_agrees_with_whole_epochs():
+    x, y = _blobs()  # 200 samples, batch 100: 2 updates per epoch
+    config = dict(epochs=10, stop_loss=None, seed=1, progress=False)
+    partial = Trainer(_model(p=0.0), x, y, TrainConfig(max_iterations=5, **config)).fit()
+    assert (partial.iterations, partial.epochs_run) == (5, 3)
+    whole = [_model(p=0.0), _model(p=0.0)]
+    Trainer(whole[0], x, y, TrainConfig(max_iterations=4, **config)).fit()
+    Trainer(whole[1], x, y, TrainConfig(**{**config, "epochs": 2})).fit()
+    assert all(torch.equal(a, b) for a, b in zip(whole[0].parameters(), whole[1].parameters()))
+
+
 def test_full_batch_when_batch_size_exceeds_n():
     x, y = _blobs(n=50)
     r = Trainer(_model(), x, y, TrainConfig(batch_size=10_000, epochs=3, stop_loss=None, progress=False)).fit()

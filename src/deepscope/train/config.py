@@ -46,6 +46,8 @@ class TrainConfig:
     weight_decay: float = setting(0.0, "weight decay", min=0)
     batch_size: int = setting(100, "mini-batch size (>= n: full batch)", min=1)
     epochs: int = setting(100, "maximum number of epochs", min=0)
+    max_iterations: int | None = setting(None, "stop after this many updates, mid-epoch if need be (None: run the "
+                                               "epochs)", min=1)
     stop_loss: float | None = setting(1e-3, "stop when the epoch loss falls below (None: never stop early)", gt=0)
     seed: int = setting(0, "seed of the shuffling, the augmentation and dropout", min=0)
     device: str = setting("cpu", "torch device", check=check_device)

@@ -163,7 +163,8 @@ class Trainer:
         return 1 if step_flops < SMALL_STEP_FLOPS else torch.get_num_threads()
 
     def fit(self) -> TrainResult:
-        """Run until ``epochs`` are done or the epoch loss falls below ``stop_loss``."""
+        """Run until ``epochs`` are done, ``max_iterations`` updates are made, or the epoch loss falls below
+        ``stop_loss``. A last, partial epoch's loss is the mean over the samples it used."""
         self.config.validate()
         threads = torch.get_num_threads()
         if self.device.type == "cpu":
@@ -207,8 +208,10 @@ class Trainer:
         for epoch in range(c.epochs):
             perm = torch.randperm(n, device=self.device, generator=shuffle)
             xs, ys = self.x[perm], self.y[perm]
-            total = torch.zeros((), device=self.device)
+            total, seen = torch.zeros((), device=self.device), 0
             for lo in range(0, n, bs):
+                if c.max_iterations is not None and it >= c.max_iterations:
+                    break
                 step = Step(it, per_epoch)
                 if self.schedule is not None and self.schedule.due(step, is_epoch_end=lo == 0):
                     self._checkpoint(step, losses)
@@ -220,8 +223,9 @@ class Trainer:
                 loss.backward()
                 opt.step()
                 total += loss.detach() * xb.shape[0]
+                seen += xb.shape[0]
                 it += 1
-            epoch_loss = float(total) / n
+            epoch_loss = float(total) / seen
             losses.append(epoch_loss)
             bar.update(1)
             bar.set_postfix(loss=f"{epoch_loss:.3g}")
@@ -234,6 +238,8 @@ class Trainer:
                 break
             if c.stop_loss is not None and epoch_loss < c.stop_loss:
                 result.stopped_early = True
+                break
+            if c.max_iterations is not None and it >= c.max_iterations:
                 break
         bar.close()
         result.train_seconds = time.perf_counter() - start
