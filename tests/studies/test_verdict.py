@@ -31,7 +31,12 @@ def test_nan_measurement_fails_and_round_trips_through_json():
     back = Verdict.from_dict(d)
     assert math.isnan(back.measured) and back.holds is False and back.detail == v.detail
     with pytest.raises(ValueError):
-        check("law", "r", 0.0, 0.0, "<")
+        check("law", "r", 0.0, 0.0, "=<")
+
+
+def test_strict_directions_refuse_a_tie():
+    assert check("a", "margin", 0.0, 0.0, ">").holds is False and check("a", "margin", 0.0, 0.0, ">=").holds is True
+    assert check("a", "q", 0.5, 1.0, "<").holds is True and check("a", "q", 1.0, 1.0, "<").holds is False
 
 
 def test_headline_and_list():

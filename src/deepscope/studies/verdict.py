@@ -9,10 +9,11 @@ never HOLDS.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-DIRECTIONS = ("<=", ">=")
+DIRECTIONS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Verdict:
-    """``holds`` is ``measured <= threshold`` or ``>=`` (as ``direction`` says), or None when UNDECIDED.
+    """``holds`` is ``measured <= threshold`` (or ``>=``, ``<``, ``>``, as ``direction`` says), or None when
+    UNDECIDED.
 
     ``detail`` is the one line printed for a person; ``reason`` is set when the verdict is UNDECIDED.
     """
@@ -45,7 +47,7 @@ class Verdict:
     quantity: str
     measured: float
     threshold: float
-    direction: str  # "<=", ">=", or "within [low, high]" for an interval claim
+    direction: str  # "<=", ">=", "<", ">", or "within [low, high]" for an interval claim
     holds: bool | None
     detail: str
     reason: str | None = None
@@ -81,7 +83,7 @@ def check(claim: str, quantity: str, measured: float, threshold: float, directio
     measurement that is not finite (a diverged run) FAILS.
     """
     if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be '<=' or '>='; got {direction!r}")
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}")
     measured = float(measured)
     shown = f"{quantity} = {measured:.4f}"
     if evidence is not None and not evidence.enough:
@@ -89,7 +91,7 @@ def check(claim: str, quantity: str, measured: float, threshold: float, directio
     if not math.isfinite(measured):
         return Verdict(claim, quantity, measured, float(threshold), direction, False,
                        f"{claim}: {quantity} could not be measured ({measured}); needs {direction} {threshold:g}")
-    holds = measured <= threshold if direction == "<=" else measured >= threshold
+    holds = DIRECTIONS[direction](measured, threshold)
     how = "within the threshold by" if holds else "misses the threshold by"
     detail = f"{claim}: {shown} (needs {direction} {threshold:g}; {how} {abs(measured - threshold):.4f})"
     return Verdict(claim, quantity, measured, float(threshold), direction, bool(holds), detail)
