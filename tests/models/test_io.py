@@ -47,3 +47,15 @@ def test_weights_that_do_not_fit_the_spec_are_refused(tmp_path):
     torch.save(saved, path)
     with pytest.raises(DeepscopeError, match="cannot rebuild.*size mismatch"):
         load_model(path)
+
+
+def test_a_pruned_model_comes_back_with_its_masks(tmp_path):
+    from deepscope.prune import apply_masks, masks_of, prune_by_magnitude
+
+    model = build_model("mlp", in_features=6, num_classes=3, hidden=[5], batchnorm=False, seed=2)
+    apply_masks(model, prune_by_magnitude(model, 0.5, scope="layerwise"))
+    loaded = load_model(save_model(model, tmp_path / "pruned.pt"))
+    assert masks_of(loaded).keys() == masks_of(model).keys()
+    assert all(torch.equal(a, b) for a, b in zip(masks_of(loaded).values(), masks_of(model).values()))
+    x = torch.randn(4, 6)
+    assert torch.equal(loaded(x), model.eval()(x))

@@ -2,7 +2,9 @@
 
 The file is ``{"format": "deepscope-model", "version": 1, "spec": model.build_spec, "state_dict": ...}``;
 ``load_model`` rebuilds the model with :func:`build_model` from the spec and loads the weights, reading the
-file with ``torch.load(weights_only=True)`` (no arbitrary code runs).
+file with ``torch.load(weights_only=True)`` (no arbitrary code runs). A pruned model (masks from
+:mod:`deepscope.prune`) is saved under its unmasked names with ``"masks": {tensor name: bool mask}``, and
+comes back with the same masks attached.
 """
 from __future__ import annotations
 
@@ -25,9 +27,14 @@ def save_model(model: nn.Module, path: str | Path) -> Path:
         raise DeepscopeError(f"this {type(model).__name__} has no build_spec, so a file could not rebuild it (it was "
                              f"built outside build_model; save its state_dict yourself with torch.save, or build "
                              f"it with deepscope.models.build_model).")
+    from deepscope.prune import masks_of, snapshot  # deepscope.prune builds models: import it when used
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": FORMAT, "version": VERSION, "spec": spec, "state_dict": model.state_dict()}, path)
+    masks = masks_of(model)
+    state = snapshot(model) if masks else model.state_dict()
+    torch.save({"format": FORMAT, "version": VERSION, "spec": spec, "state_dict": state,
+                **({"masks": masks} if masks else {})}, path)
     return path
 
 
@@ -50,6 +57,10 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn
     try:
         model = build_model(spec["name"], seed=spec["seed"], **spec["options"])
         model.to(map_location).load_state_dict(saved["state_dict"])
+        if saved.get("masks"):
+            from deepscope.prune import apply_masks
+
+            apply_masks(model, saved["masks"])
     except (DeepscopeError, RuntimeError, KeyError, TypeError) as err:  # unknown model, bad spec, misfit weights
         raise DeepscopeError(f"cannot rebuild the model saved in {path}: {' '.join(str(err).split())}") from err
     return model.eval()
