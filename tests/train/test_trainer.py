@@ -50,6 +50,17 @@ def test_max_iterations_stops_mid_epoch_and_agrees_with_whole_epochs():
     assert all(torch.equal(a, b) for a, b in zip(whole[0].parameters(), whole[1].parameters()))
 
 
+def test_step_decay_multiplies_the_rate_at_each_milestone():
+    x, y = _blobs()
+    seen = []
+    config = TrainConfig(optimizer="sgd", lr=0.5, lr_milestones=[2, 4], lr_gamma=0.1, epochs=5, stop_loss=None,
+                         progress=False)
+    trainer = Trainer(_model(p=0.0), x, y, config, schedule=Schedule.periodic(1, unit="epoch"),
+                      callbacks=[lambda state: seen.append(trainer.optimizer.param_groups[0]["lr"])])
+    trainer.fit()
+    assert seen[:5] == pytest.approx([0.5, 0.5, 0.05, 0.05, 0.005])
+
+
 def test_full_batch_when_batch_size_exceeds_n():
     x, y = _blobs(n=50)
     r = Trainer(_model(), x, y, TrainConfig(batch_size=10_000, epochs=3, stop_loss=None, progress=False)).fit()

@@ -44,6 +44,10 @@ class TrainConfig:
     lr: float = setting(1e-3, "learning rate", gt=0)
     momentum: float = setting(0.0, "SGD momentum", min=0, lt=1)
     weight_decay: float = setting(0.0, "weight decay", min=0)
+    lr_milestones: list[int] | None = setting(None, "epochs at whose start the learning rate is multiplied by "
+                                                    "lr_gamma (step decay; None: a constant rate)", item_min=1,
+                                              distinct=True)
+    lr_gamma: float = setting(0.1, "factor applied to the learning rate at each milestone", gt=0)
     batch_size: int = setting(100, "mini-batch size (>= n: full batch)", min=1)
     epochs: int = setting(100, "maximum number of epochs", min=0)
     max_iterations: int | None = setting(None, "stop after this many updates, mid-epoch if need be (None: run the "

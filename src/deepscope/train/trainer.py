@@ -206,6 +206,9 @@ class Trainer:
         if c.eval_every is not None:
             self._evaluate(result, 0, 0)
         for epoch in range(c.epochs):
+            if c.lr_milestones and epoch in c.lr_milestones:
+                for group in opt.param_groups:
+                    group["lr"] *= c.lr_gamma
             perm = torch.randperm(n, device=self.device, generator=shuffle)
             xs, ys = self.x[perm], self.y[perm]
             total, seen = torch.zeros((), device=self.device), 0
