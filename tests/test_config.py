@@ -85,3 +85,17 @@ def test_read_yaml(tmp_path):
     for name, text in (("list.yaml", "mapping"), ("bad.yaml", "not valid YAML"), ("missing.yaml", "no such file")):
         with pytest.raises(DeepscopeError, match=text):
             read_yaml(tmp_path / name)
+
+
+def test_a_percent_sign_in_help_text_is_printed_as_written():
+    import argparse
+
+    from deepscope.config import add_dataclass_arguments
+
+    @dataclasses.dataclass
+    class Intervals:
+        level: float = setting(0.95, "coverage of the 95% interval", gt=0, lt=1)
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, Intervals)
+    assert "95% interval" in parser.format_help()

@@ -174,7 +174,7 @@ def add_study_command(sub: argparse._SubParsersAction, study: Study) -> None:
                        "which overrides --preset; --set key=value overrides all.")
     add_dataclass_arguments(p, study.config)
     presets = "; ".join(f"{name}: {preset.help}" for name, preset in study.presets.items())
-    p.add_argument("--preset", choices=list(study.presets), help=f"named settings ({presets})")
+    p.add_argument("--preset", choices=list(study.presets), help=f"named settings ({presets})".replace("%", "%%"))
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings (keys as the flags, with _ or -)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="set one setting (repeatable)")
     p.add_argument("--out", type=_out_dir, default="runs", help="output directory: figure + deepscope.sqlite "

@@ -283,7 +283,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             text += f" ({'|'.join(choices)})"
         if nullable:
             text += "; 'none' to unset"
-        text += f" (default: {default})"
+        text = f"{text} (default: {default})".replace("%", "%%")  # argparse formats help with %
         if kind is bool:
             parser.add_argument(flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS, help=text)
