@@ -27,7 +27,8 @@ OPS = ("+", "-", "*", "/")
 OP_TOKEN, EQUALS_TOKEN, FIRST_NUMBER = 0, 1, 2
 
 
-def _is_prime(p: int) -> bool:
+def is_prime(p: int) -> bool:
+    """Whether ``p`` is prime (trial division up to sqrt(p); the moduli here are small)."""
     return p >= 2 and all(p % d for d in range(2, int(p ** 0.5) + 1))
 
 
@@ -37,7 +38,7 @@ def _check(op: str, p: object, frac_train: object) -> int:
         raise DeepscopeError(f"op must be one of {', '.join(OPS)}; got {op!r}.")
     if isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 2:
         raise DeepscopeError(f"p (the modulus) must be an integer >= 2; got {p!r}.")
-    if op == "/" and not _is_prime(int(p)):
+    if op == "/" and not is_prime(int(p)):
         raise DeepscopeError(f"op='/' divides with Fermat's inverse b^(p-2), which needs a prime p; got p={p}. "
                              f"Use a prime such as 97 or 113.")
     if isinstance(frac_train, bool) or not isinstance(frac_train, numbers.Real) or not 0 < frac_train < 1:
