@@ -289,3 +289,10 @@ def test_cuda_matches_cpu():
         assert estimator(X.cuda()).dimension == pytest.approx(estimator(X).dimension, rel=1e-9)
     assert twonn(X.cuda(), nres=3, subsample=0.9).estimates == pytest.approx(
         twonn(X, nres=3, subsample=0.9).estimates, rel=1e-9)
+
+
+@pytest.mark.parametrize("p", [20, 100, 300])  # no pre-search; rank-25 pre-search; rank-64 pre-search
+def test_float32_activations_give_the_estimate_of_their_float64_values(p):
+    X = M.embed(M.gaussian(1500, 5, seed=24), p, how="linear").float()
+    assert twonn(X).dimension == twonn(X.double()).dimension
+    assert twonn(X, nres=3, subsample=0.9).estimates == twonn(X.double(), nres=3, subsample=0.9).estimates

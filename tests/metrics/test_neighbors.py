@@ -79,7 +79,7 @@ def test_projected_presearch_is_exact(n_low, n_flat, certified):
     # p = 300 >= 256: the 65-d lower-bound search runs first; rows it cannot certify (all, none or
     # some of them) are searched in full, and the answer is the brute-force one either way.
     X = _wide(n_low, n_flat, seed=n_low)
-    found = nb._projected_search(X, X - X.mean(0), 3, True, nb.DEFAULT_MAX_BYTES, torch.float32)
+    found = nb._projected_search(X, X - X.mean(0), nb.PROJECTION_RANK, 3, True, nb.DEFAULT_MAX_BYTES, torch.float32)
     share = None if found is None else float(found[2].double().mean())
     assert {"all": share == 1.0, "none": share is None, "some": share is not None and 0 < share < 1}[certified]
     ref_dist, ref_idx = brute_force(X, 3)
@@ -117,3 +117,31 @@ def test_knn_bad_distance_matrix():
         knn(sym, 2, precomputed=True)
     with pytest.raises(DeepscopeError, match="negative"):
         knn(-(sym + sym.T), 2, precomputed=True)
+
+
+def test_presearch_at_100_features_uses_a_quarter_rank_and_is_exact(monkeypatch):
+    # p = 100: r = 25 principal directions; rank-6 data plus small noise certifies every row
+    g = torch.Generator().manual_seed(5)
+    X = (torch.randn(800, 6, generator=g) @ torch.randn(6, 100, generator=g)
+         + 0.01 * torch.randn(800, 100, generator=g)).double()
+    ranks = []
+    search = nb._projected_search
+    monkeypatch.setattr(nb, "_projected_search", lambda X, c, rank, *a: ranks.append(rank) or search(X, c, rank, *a))
+    dist, idx = knn(X, 2)
+    assert ranks == [25]
+    found = search(X, X - X.mean(0), 25, 2, True, nb.DEFAULT_MAX_BYTES, torch.float32)
+    assert bool(found[2].all())
+    ref_dist, ref_idx = brute_force(X, 2)
+    assert torch.equal(idx, ref_idx)
+    torch.testing.assert_close(dist, ref_dist, rtol=1e-12, atol=0)
+    assert knn(X[:, :60], 2)[1].shape == (800, 2) and ranks == [25]     # p = 60 < 64: no pre-search
+
+
+@pytest.mark.parametrize("p", [30, 300])
+def test_float32_points_stay_float32_and_distances_are_exact_in_float64(p):
+    X = torch.randn(400, p, generator=torch.Generator().manual_seed(p))
+    assert nb.as_points(X).dtype == torch.float32 and nb.as_points(X.numpy().astype("float32")).dtype == torch.float64
+    dist, idx = knn(X, 3)
+    ref_dist, ref_idx = brute_force(X.double(), 3)                  # the float32 values, exactly, in float64
+    assert dist.dtype == torch.float64 and torch.equal(idx, ref_idx)
+    torch.testing.assert_close(dist, ref_dist, rtol=1e-12, atol=0)

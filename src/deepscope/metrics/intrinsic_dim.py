@@ -27,7 +27,7 @@ import torch
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features
 from deepscope.metrics._summary import Summarized
-from deepscope.metrics.neighbors import DEFAULT_MAX_BYTES, as_distance_matrix, knn
+from deepscope.metrics.neighbors import DEFAULT_MAX_BYTES, as_distance_matrix, as_points, knn
 
 Fit = Callable[[torch.Tensor], "tuple[float, int]"]
 
@@ -322,7 +322,7 @@ def _estimate(method: str, X: Any, n_neighbors: int, fit: Fit, settings: dict[st
     if not 0.0 < subsample <= 1.0:
         raise DeepscopeError(f"subsample must be a share of the points in (0, 1]; got {subsample}.")
     min_rows = n_neighbors + 1
-    X = as_distance_matrix(X, min_rows=min_rows) if precomputed else as_features(X, min_rows=min_rows)
+    X = as_distance_matrix(X, min_rows=min_rows) if precomputed else as_points(X, min_rows=min_rows)
     n = X.shape[0]
     n_sub = round(subsample * n)
     if n_sub < min_rows:

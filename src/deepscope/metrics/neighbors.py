@@ -13,16 +13,19 @@ picks each row's candidates. Two things keep that fast expansion honest:
   matter when more than ``k + max(2, k // 4)`` points are within float32 resolution of the k-th
   one (pass ``dtype=torch.float64`` for such data).
 
-Wide data (p ≥ 4·64 features) is first searched in 65 dimensions: the coordinates P = x·V on an
-orthonormal basis V of the data's leading 64 principal directions, plus the norm ρ of what V
-leaves out. Because ‖x_a − x_b‖² = ‖P_a − P_b‖² + ‖r_a − r_b‖² ≥ ‖P_a − P_b‖² + (ρ_a − ρ_b)², the
-distance between the 65-d points (P, ρ) is a lower bound of the true distance. A point's k
-nearest among its k + max(2, k // 4) lower-bound candidates, measured exactly, are certified
-when the k-th of them is no farther than the next candidate's lower bound (less a rounding
-slack); every point that is not certified is searched again in full. The answer is the same, at
-a fraction of the cost when the spectrum decays fast (low-rank data plus small noise); when the
-first block of points certifies less than half, the full search runs for all instead (the
-65-d pass, about 7% of a full search at p = 1000, is then wasted).
+Wider data (p ≥ 64 features) is first searched in r + 1 dimensions, r = min(64, ⌊p/4⌋): the
+coordinates P = x·V on an orthonormal basis V near the data's leading r principal directions, plus
+the norm ρ of what V leaves out. Because ‖x_a − x_b‖² = ‖P_a − P_b‖² + ‖r_a − r_b‖² ≥ ‖P_a − P_b‖² +
+(ρ_a − ρ_b)², the distance between the points (P, ρ) is a lower bound of the true distance. A
+point's k nearest among its k + max(2, k // 4) lower-bound candidates, measured exactly, are
+certified when the k-th of them is no farther than the next candidate's lower bound (less a
+rounding slack); every point that is not certified is searched again in full. The answer is the
+same, at a fraction of the cost when the spectrum decays fast (low-rank data plus small noise: the
+score products shrink from p to r + 2 columns); when the first block of points certifies less than
+half, the full search runs for all instead (the first block's pre-search is then wasted).
+
+Float32 points stay float32 (a 10,000 × 65,536 activation is 2.6 GB, not 5.2): the search is in
+float32 anyway, and the exact distances of the candidates are taken in float64 from the rows.
 """
 from __future__ import annotations
 
@@ -41,7 +44,10 @@ in cache for the top-k that follows the product; measured on 2 cores at n = 10,0
 SEARCH_DTYPES = (torch.float32, torch.float64)
 
 PROJECTION_RANK = 64
-"""Principal directions of the lower-bound pre-search; used when p >= 4 × this."""
+"""Most principal directions of the lower-bound pre-search: it uses r = min(64, ⌊p/4⌋) of them."""
+
+MIN_PROJECTION_RANK = 16
+"""The pre-search runs when r >= this, i.e. from p = 64 features on."""
 
 
 def knn(X: Any, k: int, *, exclude_self: bool = True, precomputed: bool = False,
@@ -75,7 +81,15 @@ def knn(X: Any, k: int, *, exclude_self: bool = True, precomputed: bool = False,
     min_rows = k + 1 if exclude_self else k
     if precomputed:
         return _knn_precomputed(as_distance_matrix(X, min_rows=min_rows), k, exclude_self, max_bytes)
-    return _knn_points(as_features(X, min_rows=min_rows), k, exclude_self, max_bytes, dtype)
+    return _knn_points(as_points(X, min_rows=min_rows), k, exclude_self, max_bytes, dtype)
+
+
+def as_points(X: Any, *, min_rows: int = 2) -> torch.Tensor:
+    """``X`` as checked points [n, p]: float32 and float64 tensors keep their dtype (a wide float32
+    activation is not doubled in memory; exact distances are taken in float64 from its rows), anything
+    else becomes float64."""
+    dtype = X.dtype if isinstance(X, torch.Tensor) and X.dtype in SEARCH_DTYPES else torch.float64
+    return as_features(X, min_rows=min_rows, dtype=dtype)
 
 
 def as_distance_matrix(D: Any, *, min_rows: int = 2) -> torch.Tensor:
@@ -139,8 +153,9 @@ def _knn_points(X: torch.Tensor, k: int, exclude_self: bool, max_bytes: int, dty
     centred = X - X.mean(dim=0)
     every = torch.arange(n, device=X.device)
     found = None
-    if p >= 4 * PROJECTION_RANK and n > 4 * PROJECTION_RANK:
-        found = _projected_search(X, centred, k, exclude_self, max_bytes, dtype)
+    rank = min(PROJECTION_RANK, p // 4)
+    if rank >= MIN_PROJECTION_RANK and n > 4 * rank:
+        found = _projected_search(X, centred, rank, k, exclude_self, max_bytes, dtype)
     if found is None:
         return _full_search(X, centred, every, k, exclude_self, max_bytes, dtype)
     dist, idx, certified = found
@@ -155,25 +170,23 @@ def _full_search(X: torch.Tensor, centred: torch.Tensor, queries: torch.Tensor, 
     """k-NN of the rows ``queries``: float32/64 candidates in all p dimensions, then exact distances."""
     n_candidates = min(_with_margin(k), len(X) - int(exclude_self))
     dists, idx = [], []
-    for rows, _, candidates in _blocks(centred.to(dtype), queries, n_candidates, exclude_self, max_bytes,
-                                       n_candidates * X.shape[1] * X.element_size()):
-        d, i = _exact_nearest(X, rows, candidates, k)
+    for rows, _, candidates in _blocks(centred.to(dtype), queries, n_candidates, exclude_self, max_bytes):
+        d, i = _exact_nearest(X, rows, candidates, k, max_bytes)
         dists.append(d)
         idx.append(i)
     return torch.cat(dists), torch.cat(idx)
 
 
-def _projected_search(X: torch.Tensor, centred: torch.Tensor, k: int, exclude_self: bool, max_bytes: int,
-                      dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """k-NN through the 65-d lower bound (module docstring), and which rows it certified.
+def _projected_search(X: torch.Tensor, centred: torch.Tensor, rank: int, k: int, exclude_self: bool,
+                      max_bytes: int, dtype: torch.dtype
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """k-NN through the (rank + 1)-d lower bound (module docstring), and which rows it certified.
 
     None when the first block certifies fewer than half its rows: the spectrum is too flat for the
     bound to pay, and a full search of every row is cheaper than finishing this one.
     """
-    n, p = X.shape
-    P = centred @ _principal_basis(centred, PROJECTION_RANK)
-    rho = (centred.square().sum(dim=1) - P.square().sum(dim=1)).clamp_min(0.0).sqrt()
-    U = torch.cat([P, rho.unsqueeze(1)], dim=1)
+    n = X.shape[0]
+    U = _lower_bound_coordinates(centred, _principal_basis(centred, rank), max_bytes)
     sq_norms = U.square().sum(dim=1)
     # rounding of the expanded lower bound in `dtype`: a generous multiple of the dot-product error bound
     slack = 8 * U.shape[1] * torch.finfo(dtype).eps * (sq_norms + sq_norms.max())
@@ -182,8 +195,8 @@ def _projected_search(X: torch.Tensor, centred: torch.Tensor, k: int, exclude_se
     n_scores = min(n_candidates + 1, available)  # one more: the bound on everything not measured
     dists, idx, certified = [], [], []
     for rows, scores, candidates in _blocks(U.to(dtype), torch.arange(n, device=X.device), n_scores,
-                                            exclude_self, max_bytes, n_candidates * p * X.element_size()):
-        d, i = _exact_nearest(X, rows, candidates[:, :n_candidates], k)
+                                            exclude_self, max_bytes):
+        d, i = _exact_nearest(X, rows, candidates[:, :n_candidates], k, max_bytes)
         if n_scores > n_candidates:
             bound = scores[:, n_candidates].to(torch.float64) + sq_norms[rows] - slack[rows]
             certified.append(d[:, -1].square() <= bound)
@@ -196,6 +209,19 @@ def _projected_search(X: torch.Tensor, centred: torch.Tensor, k: int, exclude_se
     return torch.cat(dists), torch.cat(idx), torch.cat(certified)
 
 
+def _lower_bound_coordinates(centred: torch.Tensor, basis: torch.Tensor, max_bytes: int) -> torch.Tensor:
+    """Rows (P, ρ) in float64: P = x·V on the orthonormal basis V, ρ = ‖x‖² − ‖P‖² clamped, square-rooted;
+    taken over row blocks in float64 so a float32 input is never copied whole in float64."""
+    rows = _rows_per_block(max_bytes, centred.shape[1] * 8)
+    parts = []
+    for block in centred.split(rows):
+        block = block.to(torch.float64)
+        P = block @ basis
+        rho = (block.square().sum(dim=1) - P.square().sum(dim=1)).clamp_min(0.0).sqrt()
+        parts.append(torch.cat([P, rho.unsqueeze(1)], dim=1))
+    return torch.cat(parts)
+
+
 def _principal_basis(centred: torch.Tensor, rank: int) -> torch.Tensor:
     """An orthonormal float64 basis [p, rank] near the leading principal directions.
 
@@ -206,20 +232,22 @@ def _principal_basis(centred: torch.Tensor, rank: int) -> torch.Tensor:
     """
     sample = centred[::max(1, len(centred) // 2048)]
     start = torch.randn(centred.shape[1], rank, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    return torch.linalg.qr(sample.T @ (sample @ start.to(centred.device))).Q
+    product = sample.T @ (sample @ start.to(device=centred.device, dtype=centred.dtype))
+    return torch.linalg.qr(product.to(torch.float64)).Q
 
 
-def _blocks(points: torch.Tensor, queries: torch.Tensor, m: int, exclude_self: bool, max_bytes: int,
-            extra_bytes_per_row: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def _blocks(points: torch.Tensor, queries: torch.Tensor, m: int, exclude_self: bool, max_bytes: int
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """For blocks of query rows: (rows, scores [b, m], candidates [b, m]), the m smallest scores
     ‖b‖² − 2 a·b in ascending order, a ranging over the block, b over all ``points``.
 
     The score is the squared distance less the row constant ‖a‖², which does not change a row's
-    ranking; one product per block gives it, with rows [a, 1] against rows [−2b, ‖b‖²].
+    ranking; one product per block gives it, with rows [a, 1] against rows [−2b, ‖b‖²]. A block holds
+    its scores and its own rows (for wide data the rows matter: every block reads all the keys once).
     """
     n = len(points)
     keys = torch.cat([-2.0 * points, points.square().sum(dim=1, keepdim=True)], dim=1)
-    rows_per_block = _rows_per_block(max_bytes, n * points.element_size() + extra_bytes_per_row)
+    rows_per_block = _rows_per_block(max_bytes, (n + points.shape[1] + 1) * points.element_size())
     for start in range(0, len(queries), rows_per_block):
         rows = queries[start:start + rows_per_block]
         block = points[rows]
@@ -227,13 +255,22 @@ def _blocks(points: torch.Tensor, queries: torch.Tensor, m: int, exclude_self: b
         if exclude_self:
             scores[torch.arange(len(rows), device=rows.device), rows] = float("inf")
         values, candidates = torch.topk(scores, m, dim=1, largest=False, sorted=True)
+        del block, scores  # free the block before the caller allocates: held across the yield, the heap grew
         yield rows, values, candidates
 
 
-def _exact_nearest(X: torch.Tensor, rows: torch.Tensor, candidates: torch.Tensor, k: int
+def _exact_nearest(X: torch.Tensor, rows: torch.Tensor, candidates: torch.Tensor, k: int, max_bytes: int
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k nearest of each row's candidates, by distances computed from differences in float64."""
-    differences = X.index_select(0, candidates.flatten()).view(*candidates.shape, X.shape[1])
-    exact = torch.linalg.vector_norm(differences.sub_(X[rows].unsqueeze(1)), dim=2)
-    d, order = torch.topk(exact, k, dim=1, largest=False, sorted=True)
+    """The k nearest of each row's candidates, by distances computed from differences in float64, in
+    sub-blocks of rows whose differences fit in ``max_bytes``."""
+    m, p = candidates.shape[1], X.shape[1]
+    step = _rows_per_block(max_bytes, m * p * 8)
+    exact = []
+    for lo in range(0, len(rows), step):
+        chosen = candidates[lo:lo + step]
+        # advanced indexing: a parallel row gather (index_select was 20x slower for wide rows on CPU)
+        differences = X[chosen.flatten()].view(*chosen.shape, p).to(torch.float64)
+        exact.append(torch.linalg.vector_norm(differences.sub_(X[rows[lo:lo + step]].to(torch.float64)
+                                                               .unsqueeze(1)), dim=2))
+    d, order = torch.topk(torch.cat(exact), k, dim=1, largest=False, sorted=True)
     return d, candidates.gather(1, order)
