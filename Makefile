@@ -35,6 +35,8 @@ bench: .make-install-test
 	$(PY) benchmarks/esl_speed.py
 	$(PY) benchmarks/metrics_speed.py
 	$(PY) benchmarks/curvature_speed.py
+	$(PY) benchmarks/lottery_speed.py
+	$(PY) benchmarks/le_sde_speed.py
 
 clean:
 	rm -rf $(VENV) .make-install .make-install-test runs

@@ -251,6 +251,6 @@ STUDY = Study(
                         "epochs": 60, "checkpoints": 8, "batch_size": 50}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary,
-    quick_seconds=None,
+    quick_seconds=26,
     below_minimum={"checkpoints": 2},
 )

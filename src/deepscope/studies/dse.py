@@ -259,6 +259,6 @@ STUDY = Study(
                         "epochs": 12, "checkpoints": 6, "eval_points": 100, "batch_size": 50}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary,
-    quick_seconds=None,
+    quick_seconds=16,
     below_minimum={"checkpoints": 2},
 )

@@ -249,6 +249,6 @@ STUDY = Study(
                         "dependence": [0.0, 0.5, 1.0], "clusters": 3, "sizes": [40, 80, 120]}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary,
-    quick_seconds=None, check=check_config,
+    quick_seconds=5, check=check_config,
     below_minimum={"dims": [1, 2], "dependence": [0.0, 1.0], "sizes": [40, 80]},
 )

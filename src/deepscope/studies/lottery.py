@@ -331,6 +331,6 @@ STUDY = Study(
                         "iterations": 30, "rounds": 2, "rate": 0.5}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary,
-    quick_seconds=None, check=check_config,
+    quick_seconds=320, check=check_config,
     below_minimum={"seeds": 2},
 )

@@ -14,6 +14,16 @@ STUDIES: dict[str, str] = {
     "esl": "deepscope.studies.esl",
     "eos": "deepscope.studies.eos",
     "lazy": "deepscope.studies.lazy",
+    "grokking": "deepscope.studies.grokking",
+    "id": "deepscope.studies.intrinsic",
+    "id-sweep": "deepscope.studies.id_sweep",
+    "lottery": "deepscope.studies.lottery",
+    "collapse": "deepscope.studies.collapse",
+    "dse": "deepscope.studies.dse",
+    "dse-toy": "deepscope.studies.dse_toy",
+    "info-plane": "deepscope.studies.info_plane",
+    "elasticity": "deepscope.studies.elasticity",
+    "le-sde": "deepscope.studies.le_sde",
 }
 
 
