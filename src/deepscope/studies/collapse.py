@@ -27,7 +27,6 @@ TPT and is UNDECIDED when training error never reaches zero:
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from deepscope.probe import capture, probe_points
 from deepscope.report.figures import plt, save_figure
 from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
+from deepscope.studies.clock import SplitClock
 from deepscope.studies.inputs import classification_data
 from deepscope.studies.verdict import Evidence, Verdict, check, undecided
 from deepscope.train import Schedule, TrainConfig, Trainer, TrainState
@@ -129,7 +129,6 @@ def _run(config: CollapseConfig, sink: Run | None, progress: bool | None) -> Col
     result = CollapseResult(config, [], last_layer=points[-2])
 
     def measure(state: TrainState) -> None:
-        start = time.perf_counter()
         features = capture(state.model, train.x, points)
         weight, bias = state.model.effective_classifier()
         nc = neural_collapse(features[result.last_layer], train.y, weight=weight, bias=bias).as_metrics()
@@ -144,7 +143,6 @@ def _run(config: CollapseConfig, sink: Run | None, progress: bool | None) -> Col
             rows += [(state.step.iteration, "", name, value, epoch)
                      for name, value in (("train_accuracy", train_accuracy), ("test_accuracy", test_accuracy))]
             sink.log_many(rows)
-        result.measure_seconds += time.perf_counter() - start
 
     schedule = Schedule.log_spaced(config.checkpoints, config.epochs, unit="epoch")
     milestones = sorted({m for m in (config.epochs // 3, 2 * config.epochs // 3) if m >= 1}) if config.lr_decay else []
@@ -152,9 +150,10 @@ def _run(config: CollapseConfig, sink: Run | None, progress: bool | None) -> Col
                                weight_decay=config.weight_decay, batch_size=config.batch_size, epochs=config.epochs,
                                lr_milestones=milestones or None, stop_loss=None, seed=config.seed,
                                device=config.device, progress=progress)
-    started = time.perf_counter()
-    outcome = Trainer(model, train.x, train.y, train_config, callbacks=[measure], schedule=schedule).fit()
-    result.train_seconds = time.perf_counter() - started - result.measure_seconds
+    clock = SplitClock()
+    outcome = clock.fit(Trainer(model, train.x, train.y, train_config, callbacks=[clock.measuring(measure)],
+                                schedule=schedule))
+    result.train_seconds, result.measure_seconds = clock.train_seconds, clock.measure_seconds
     result.diverged, result.message = outcome.diverged, outcome.message
     return result
 

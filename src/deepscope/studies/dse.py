@@ -25,7 +25,6 @@ Verdicts (thresholds fixed before any run):
 """
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from deepscope.report.figures import plt, save_figure
 from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
 from deepscope.studies.bootstrap import bootstrap_interval, spearman
+from deepscope.studies.clock import SplitClock
 from deepscope.studies.inputs import classification_data
 from deepscope.studies.verdict import Evidence, Verdict, check, check_interval
 from deepscope.train import Schedule, TrainConfig, Trainer, TrainState
@@ -135,15 +135,17 @@ def _run(config: DSEConfig, sink: Run | None, progress: bool | None) -> DSEResul
                                          f"more so that every class of the {test.num_classes} is measured")
     x_clusters = reference_clusters(x_eval.flatten(1), n_clusters=test.num_classes, seed=config.seed)
     permuted = train.y[torch.randperm(len(train.y), generator=torch.Generator().manual_seed(config.seed))]
-    result = DSEResult(config, {}, test.num_classes)
+    result, clock = DSEResult(config, {}, test.num_classes), SplitClock()
     for name, labels in zip(RUNS, (train.y, permuted)):
         result.runs[name] = _train_and_measure(config, name, train.x, labels, (x_eval, y_eval, x_clusters), test,
-                                               result, sink, progress)
+                                               result, clock, sink, progress)
+    result.train_seconds, result.measure_seconds = clock.train_seconds, clock.measure_seconds
     return result
 
 
 def _train_and_measure(config: DSEConfig, name: str, x: torch.Tensor, y: torch.Tensor, evaluation: tuple,
-                       test: Any, result: DSEResult, sink: Run | None, progress: bool | None) -> list[Checkpoint]:
+                       test: Any, result: DSEResult, clock: SplitClock, sink: Run | None,
+                       progress: bool | None) -> list[Checkpoint]:
     x_eval, y_eval, x_clusters = evaluation
     model = build_model("mlp", in_features=int(np.prod(x.shape[1:])), num_classes=result.num_classes,
                         hidden_dim=config.hidden_dim, depth=config.depth, seed=config.seed).to(config.device)
@@ -151,7 +153,6 @@ def _train_and_measure(config: DSEConfig, name: str, x: torch.Tensor, y: torch.T
     checkpoints: list[Checkpoint] = []
 
     def measure(state: TrainState) -> None:
-        start = time.perf_counter()
         Z = capture(state.model, x_eval, layer)[layer]
         with warnings.catch_warnings():  # a negative binned MI is reported as 0 (see binned_mutual_information)
             warnings.simplefilter("ignore", NegativeEstimateWarning)
@@ -170,14 +171,11 @@ def _train_and_measure(config: DSEConfig, name: str, x: torch.Tensor, y: torch.T
             step, epoch = state.step.iteration, state.step.epoch
             sink.log_many([(step, f"{name}/{layer}", key, value, epoch) for key, value in values.items()]
                           + [(step, name, "test_accuracy", accuracy, epoch)])
-        result.measure_seconds += time.perf_counter() - start
 
-    measured_before, started = result.measure_seconds, time.perf_counter()
     train_config = TrainConfig(optimizer=config.optimizer, lr=config.lr, batch_size=config.batch_size, epochs=config.epochs,
                                stop_loss=None, seed=config.seed, device=config.device, progress=progress)
-    outcome = Trainer(model, x, y, train_config, callbacks=[measure],
-                      schedule=Schedule.log_spaced(config.checkpoints, config.epochs, unit="epoch")).fit()
-    result.train_seconds += time.perf_counter() - started - (result.measure_seconds - measured_before)
+    outcome = clock.fit(Trainer(model, x, y, train_config, callbacks=[clock.measuring(measure)],
+                                schedule=Schedule.log_spaced(config.checkpoints, config.epochs, unit="epoch")))
     if outcome.diverged:
         result.diverged, result.message = True, f"the {name}-label run: {outcome.message}"
     return checkpoints

@@ -27,7 +27,6 @@ compression fraction), not judged.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from deepscope.probe import capture
 from deepscope.report.figures import plt, save_figure
 from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
+from deepscope.studies.clock import SplitClock
 from deepscope.studies.verdict import Evidence, Verdict, check
 from deepscope.train import Schedule, TrainConfig, Trainer, TrainState
 from deepscope.train.config import check_device
@@ -148,7 +148,7 @@ def run(config: InfoPlaneConfig, store: Store | None = None, *, force: bool = Fa
 def _run(config: InfoPlaneConfig, sink: Run | None, progress: bool | None) -> InfoPlaneResult:
     x, y = twelve_bit_task(config.task_seed)
     x, y = x.to(config.device), y.to(config.device)
-    result = InfoPlaneResult(config, {a: [] for a in ACTIVATIONS})
+    result, clock = InfoPlaneResult(config, {a: [] for a in ACTIVATIONS}), SplitClock()
     for s in range(config.seeds):
         seed = config.seed + s
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
@@ -157,20 +157,20 @@ def _run(config: InfoPlaneConfig, sink: Run | None, progress: bool | None) -> In
         subset = order[:config.kde_points]
         for activation in ACTIVATIONS:
             result.runs[activation].append(_train_and_measure(config, activation, seed, x, y, train, test, subset,
-                                                              result, sink, progress))
+                                                              result, clock, sink, progress))
+    result.train_seconds, result.measure_seconds = clock.train_seconds, clock.measure_seconds
     return result
 
 
 def _train_and_measure(config: InfoPlaneConfig, activation: str, seed: int, x: torch.Tensor, y: torch.Tensor,
                        train: torch.Tensor, test: torch.Tensor, subset: torch.Tensor, result: InfoPlaneResult,
-                       sink: Run | None, progress: bool | None) -> list[Checkpoint]:
+                       clock: SplitClock, sink: Run | None, progress: bool | None) -> list[Checkpoint]:
     model = build_model("mlp", in_features=12, num_classes=2, hidden=config.hidden, activation=activation,
                         batchnorm=False, seed=seed).to(config.device)
     layers = [f"hidden{i}" for i in range(1, len(config.hidden) + 1)]
     checkpoints: list[Checkpoint] = []
 
     def measure(state: TrainState) -> None:
-        start = time.perf_counter()
         features = capture(state.model, x, [*layers, "logits"])
         predicted = features["logits"].argmax(1)
         estimates = {}
@@ -191,15 +191,12 @@ def _train_and_measure(config: InfoPlaneConfig, activation: str, seed: int, x: t
             step, epoch = state.step.iteration, state.step.epoch
             sink.log_many([(step, f"{activation}/seed={seed}/{layer}", key, value, epoch)
                            for layer, values in estimates.items() for key, value in values.items()])
-        result.measure_seconds += time.perf_counter() - start
 
-    measured_before, started = result.measure_seconds, time.perf_counter()
     train_config = TrainConfig(optimizer=config.optimizer, lr=config.lr, momentum=config.momentum,
                                batch_size=config.batch_size, epochs=config.epochs, stop_loss=None, seed=seed,
                                device=config.device, progress=progress)
-    outcome = Trainer(model, x[train], y[train], train_config, callbacks=[measure],
-                      schedule=Schedule.log_spaced(config.checkpoints, config.epochs, unit="epoch")).fit()
-    result.train_seconds += time.perf_counter() - started - (result.measure_seconds - measured_before)
+    outcome = clock.fit(Trainer(model, x[train], y[train], train_config, callbacks=[clock.measuring(measure)],
+                                schedule=Schedule.log_spaced(config.checkpoints, config.epochs, unit="epoch")))
     if outcome.diverged:
         result.diverged, result.message = True, f"the {activation} network (seed {seed}): {outcome.message}"
     return checkpoints
