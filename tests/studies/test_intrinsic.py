@@ -100,15 +100,18 @@ def test_each_checkpoint_is_twonn_of_one_capture():
     assert all(math.isfinite(v) for v in result.llid + result.pid)
 
 
-def test_lr_milestones_multiply_the_learning_rate():
-    model = torch.nn.Linear(2, 2)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    config = dataclasses.replace(TINY, lr_gamma=0.2)
-    monitor = idst._Monitor(config, torch.zeros(1, 2), torch.zeros(1), [], set(), {4, 8}, None, None, optimizer)
-    from deepscope.train import Step, TrainState
-    for it in range(10):
-        monitor(TrainState(model, Step(it, 4), []))
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.2 * 0.2)
+def test_lr_milestones_reach_the_trainer(monkeypatch):
+    """The step decay itself is the Trainer's (tests/train/test_trainer.py); the study must pass it on."""
+    seen = []
+    fit = idst.Trainer.fit
+
+    def spy(self):
+        seen.append((self.config.lr_milestones, self.config.lr_gamma))
+        return fit(self)
+
+    monkeypatch.setattr(idst.Trainer, "fit", spy)
+    idst.run(dataclasses.replace(TINY, epochs=max(TINY.epochs, 2), lr_milestones=[1], lr_gamma=0.2))
+    assert seen == [([1], 0.2)]
 
 
 def test_lenet_dropout_is_on_in_training_and_off_when_measured():

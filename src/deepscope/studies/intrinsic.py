@@ -48,7 +48,7 @@ from deepscope.store import Run, Store
 from deepscope.studies.base import Preset, Study, record
 from deepscope.studies.inputs import classification_data
 from deepscope.studies.verdict import Evidence, Verdict, check
-from deepscope.train import Augment, Schedule, TrainConfig, Trainer, TrainState, build_optimizer
+from deepscope.train import Augment, Schedule, TrainConfig, Trainer, TrainState
 from deepscope.train.config import check_device
 from deepscope.train.optim import OPTIMIZERS
 
@@ -244,25 +244,19 @@ class IDResult:
 
 @dataclass
 class _Monitor:
-    """Trainer callback: at an ID checkpoint one capture feeds every layer's TwoNN and the accuracy; at an lr
-    milestone the learning rate is multiplied by ``gamma``."""
+    """Trainer callback: at an ID checkpoint one capture feeds every layer's TwoNN and the accuracy."""
 
     config: IDConfig
     x: torch.Tensor
     y: torch.Tensor
     points: list[str]
     id_steps: set[int]
-    milestones: set[int]
     result: IDResult
     sink: Run | None
-    optimizer: torch.optim.Optimizer
     done: set[int] = field(default_factory=set)
 
     def __call__(self, state: TrainState) -> None:
         step = state.step.iteration
-        if step in self.milestones and not state.finished:
-            for group in self.optimizer.param_groups:
-                group["lr"] *= self.config.lr_gamma
         if step in self.id_steps and step not in self.done:
             self.done.add(step)
             self._measure(state.model, step, state.step.epoch)
@@ -306,17 +300,12 @@ def _run(config: IDConfig, sink: Run | None, progress: bool | None) -> IDResult:
                       data_id.std, [], len(x_eval))
     train = TrainConfig(optimizer=config.optimizer, lr=config.lr, momentum=config.momentum,
                         weight_decay=config.weight_decay, batch_size=config.batch_size, epochs=config.epochs,
-                        stop_loss=None, seed=config.seed, device=config.device, progress=progress,
+                        lr_milestones=config.lr_milestones, lr_gamma=config.lr_gamma, stop_loss=None,
+                        seed=config.seed, device=config.device, progress=progress,
                         augment=Augment() if config.augment and x.ndim == 4 else None)
-    optimizer = build_optimizer(config.optimizer, model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
-    per_epoch = math.ceil(len(x) / min(config.batch_size, len(x)))
     id_steps = set(checkpoint_steps(config))
-    milestones = {e * per_epoch for e in config.lr_milestones or []}
-    monitor = _Monitor(config, x_eval, y_eval, list(dict.fromkeys([*layers, OUTPUT])), id_steps, milestones, result,
-                       sink, optimizer)
-    outcome = Trainer(model, x, y, train, callbacks=[monitor], schedule=Schedule.at(id_steps | milestones),
-                      optimizer=optimizer).fit()
+    monitor = _Monitor(config, x_eval, y_eval, list(dict.fromkeys([*layers, OUTPUT])), id_steps, result, sink)
+    outcome = Trainer(model, x, y, train, callbacks=[monitor], schedule=Schedule.at(id_steps)).fit()
     result.train_loss = outcome.final_train_loss
     result.diverged, result.message = outcome.diverged, outcome.message
     return result
