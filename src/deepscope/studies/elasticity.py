@@ -273,6 +273,6 @@ STUDY = Study(
                        {"datasets": ["geomnist"], "data_length": 150, "epochs": 3, "probe_per_class": 5}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary,
-    quick_seconds=70,
+    quick_seconds=28,
     below_minimum={"probe_per_class": 2},
 )

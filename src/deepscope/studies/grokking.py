@@ -480,6 +480,6 @@ STUDY = Study(
                         "steps": 120, "log_every": 5, "id_checkpoints": 8, "nres": 3}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary, check=check_config,
-    quick_seconds=259,
+    quick_seconds=159,
     below_minimum={"log_every": 40, "id_checkpoints": 2},
 )

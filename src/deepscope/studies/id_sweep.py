@@ -284,6 +284,6 @@ STUDY = Study(
                         "dropouts": [0.0, 0.3, 0.6, 0.9]}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary, check=check_config,
-    quick_seconds=287,
+    quick_seconds=69,
     below_minimum={"weight_decays": [1e-4, 1e-2], "dropouts": [0.0, 0.5]},
 )

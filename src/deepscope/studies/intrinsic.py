@@ -432,6 +432,6 @@ STUDY = Study(
                         "checkpoints": 5, "id_per_class": 20, "nres": 2}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary, check=check_config,
-    quick_seconds=56,
+    quick_seconds=18,
     below_minimum={"checkpoints": 3, "layers": ["hidden2"]},
 )

@@ -439,6 +439,6 @@ STUDY = Study(
                         "bootstrap": 10}),
     },
     run=run, verdict=verdict, figure=figure, report=report, restore=from_summary, check=check_config,
-    quick_seconds=500,
+    quick_seconds=270,
     below_minimum={"noise": [0.0, 0.8]},
 )
