@@ -10,6 +10,7 @@ from deepscope.config import ConfigError
 from deepscope.store import Store
 from deepscope.studies import id_sweep as sw
 from deepscope.studies import intrinsic
+from deepscope.studies.bootstrap import bootstrap_interval
 
 TINY = sw.STUDY.configure(sw.STUDY.preset("tiny"))
 
@@ -18,10 +19,11 @@ def test_pearson_and_its_bootstrap_interval():
     x = np.arange(6.0)
     assert sw.pearson(x, 3 - 2 * x) == pytest.approx(-1.0)
     assert math.isnan(sw.pearson(x, np.ones(6)))
-    assert sw.bootstrap_interval(list(x), list(3 - 2 * x)) == pytest.approx((-1.0, -1.0))  # every resample: -1
+    every = bootstrap_interval(sw.pearson, x, 3 - 2 * x, resamples=sw.BOOTSTRAP)
+    assert every == pytest.approx((-1.0, -1.0))  # every resample: -1
     rng = np.random.default_rng(1)
     y = x + rng.normal(size=6)
-    low, high = sw.bootstrap_interval(list(x), list(y), seed=2)
+    low, high = bootstrap_interval(sw.pearson, x, y, resamples=sw.BOOTSTRAP, seed=2)
     assert -1 <= low < sw.pearson(x, y) < high <= 1
     # the percentiles of the resampled r, computed independently
     draws = np.random.default_rng(2).integers(0, 6, size=(sw.BOOTSTRAP, 6))

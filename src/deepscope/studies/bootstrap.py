@@ -14,8 +14,10 @@ def bootstrap_interval(statistic: Callable[..., float], *samples: Sequence[float
     with replacement (the samples are paired: one index draw resamples all of them). Resamples whose
     statistic is not finite (e.g. a constant resample) are left out; (nan, nan) when none is finite."""
     arrays = [np.asarray(s, dtype=float) for s in samples]
-    rng = np.random.default_rng(seed)
     n = len(arrays[0])
+    if n == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
     values = [statistic(*(a[idx] for a in arrays)) for idx in rng.integers(0, n, size=(resamples, n))]
     finite = [v for v in values if math.isfinite(v)]
     if not finite:

@@ -37,6 +37,7 @@ from deepscope.report.figures import plt, save_figure
 from deepscope.store import Run, Store
 from deepscope.studies import intrinsic
 from deepscope.studies.base import Preset, Study, record
+from deepscope.studies.bootstrap import bootstrap_interval
 from deepscope.studies.verdict import Evidence, Verdict, check, check_interval
 
 NAME = "id-sweep"
@@ -158,22 +159,6 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def bootstrap_interval(x: list[float], y: list[float], seed: int = 0, resamples: int = BOOTSTRAP
-                       ) -> tuple[float, float]:
-    """The 2.5 and 97.5 percentiles of Pearson r over resamples of the pairs with replacement (resamples
-    where x or y is constant have no r and are skipped); (nan, nan) with fewer than 2 pairs."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if len(x) < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    rs = [pearson(x[i], y[i]) for i in rng.integers(0, len(x), size=(resamples, len(x)))]
-    rs = [r for r in rs if math.isfinite(r)]
-    if not rs:
-        return math.nan, math.nan
-    low, high = np.percentile(rs, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def _axis(regulariser: str, values: list[float]) -> np.ndarray:
     """The regulariser as correlated: log10 of the weight decay (its grid is geometric), dropout as it is."""
     return np.log10(values) if regulariser == "weight_decay" else np.asarray(values, dtype=float)
@@ -182,7 +167,7 @@ def _axis(regulariser: str, values: list[float]) -> np.ndarray:
 def _correlation(claim: str, quantity: str, x: np.ndarray, y: np.ndarray, allowed: tuple[float, float],
                  paper: str, seed: int) -> Verdict:
     r = pearson(x, y)
-    verdict = check_interval(claim, quantity, r, bootstrap_interval(list(x), list(y), seed), allowed,
+    verdict = check_interval(claim, quantity, r, bootstrap_interval(pearson, x, y, resamples=BOOTSTRAP, seed=seed), allowed,
                              Evidence(len(x), MIN_POINTS, "grid points", "a correlation"))
     return Verdict(verdict.claim, verdict.quantity, verdict.measured, verdict.threshold, verdict.direction,
                    verdict.holds, f"{verdict.detail}; the paper: {paper}", verdict.reason)
