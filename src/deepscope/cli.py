@@ -15,17 +15,20 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from deepscope import __version__
-from deepscope.config import ConfigError, add_dataclass_arguments, defaults, flag_name, parse_text, read_yaml
+from deepscope.config import ConfigError, add_dataclass_arguments, defaults, flag_name, read_yaml
 from deepscope.data import format_datasets_table
 from deepscope.errors import DeepscopeError
 from deepscope.metrics.registry import compute_each, describe, resolve
 from deepscope.models import format_models_table, save_model
 from deepscope.probe.files import load_activations, save_activations
+from deepscope.report import commands as report_commands
 from deepscope.report.plain import finite, text_table
 from deepscope.store import Store, format_run, format_runs_table
 from deepscope.store.sqlite import DB_NAME
 from deepscope.studies.base import Mode, Study
 from deepscope.studies.registry import STUDIES, all_studies, get_study
+from deepscope.sweep import check as check_command
+from deepscope.sweep import commands as sweep_commands
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -72,32 +75,13 @@ def _comma_list(text: str) -> list[str]:
 
 # -- studies ----------------------------------------------------------------------------------------------
 
-def _settings_from_set(study: Study, assignments: list[str]) -> dict[str, Any]:
-    """``--set key=value`` pairs as settings (keys may use - or _)."""
-    fields = {f.name for f in dataclasses.fields(study.config)}
-    values = {}
-    for text in assignments:
-        key, sep, raw = text.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise DeepscopeError(f"--set takes key=value (e.g. --set lr=0.01); got {text!r}.")
-        if key not in fields:
-            raise DeepscopeError(f"--set {key}: {study.name} has no setting {key!r}; its settings are: "
-                                 f"{', '.join(sorted(fields))}.")
-        try:
-            values[key] = parse_text(study.config, key, raw)
-        except ValueError as exc:
-            raise DeepscopeError(f"--set {key}: {exc}.") from None
-    return values
-
-
 def resolve_config(study: Study, args: argparse.Namespace) -> Any:
     """Defaults <- preset <- --config file <- flags <- --set, validated (a ConfigError names the field)."""
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(study.config) if hasattr(args, f.name)}
     layers = [study.preset(args.preset) if args.preset else {}]
     if args.config:
         layers.append(read_yaml(args.config))
-    layers += [flags, _settings_from_set(study, args.set or [])]
+    layers += [flags, study.settings_from_text(args.set or [])]
     return study.configure(*layers)
 
 
@@ -135,7 +119,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     study = get_study(args.command)
     config = resolve_config(study, args)
     out = Path(args.out)
-    store = Store(out)
+    store = Store(out, tensorboard=args.tensorboard)
     mode = next((m for m in study.modes if getattr(args, f"mode_{m.flag}", False)), None)
     if mode is not None:
         _check_mode_settings(study, mode, config)
@@ -182,6 +166,8 @@ def add_study_command(sub: argparse._SubParsersAction, study: Study) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (study, run_id, config, verdicts, "
                                                        "seconds and the study's own keys) instead of the report")
     p.add_argument("--force", action="store_true", help="rerun even if this config already finished in --out")
+    p.add_argument("--tensorboard", type=_out_dir, metavar="DIR", help="also log the run's metrics as TensorBoard "
+                   "scalars under DIR/<study>_<run id> (needs pip install 'deepscope[tensorboard]')")
     if "model" in study.saves:
         p.add_argument("--save-model", action="store_true", help="save the trained model to --out "
                                                                   "(reload with deepscope.load_model)")
@@ -246,6 +232,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(format_run(run, results, metrics))
         return EXIT_OK
     runs, verdicts = store.runs(), store.result_values("verdicts")
+    runs["status"] = ["interrupted" if row["status"] == "running" and store.owner_alive(row) is False
+                      else row["status"] for _, row in runs.iterrows()]  # its process is gone
     if args.json:
         rows = runs.astype(object).where(runs.notna(), None).to_dict(orient="records")
         print(json.dumps(finite([{**row, "verdicts": verdicts.get(row["id"], [])} for row in rows]), default=str))
@@ -321,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--show", metavar="ID", help="print one run whole (a unique id prefix is enough)")
     runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     runs.set_defaults(func=cmd_runs)
+    sweep_commands.add_commands(sub)
+    check_command.add_command(sub)
+    report_commands.add_commands(sub)
     return parser
 
 

@@ -12,11 +12,13 @@ Tables:
 A run is written so that it is never seen as finished unless it is: :meth:`Store.start` commits the
 row with status ``running``; metrics are buffered and flushed; :meth:`Run.finish` writes the last
 metrics, the results and status ``finished`` in one transaction. A process killed hard leaves the
-row at ``running``: a ``running`` run with no live process behind it was interrupted, and starting
-its config again replaces it.
+row at ``running``; the row names its owner (``host``, ``pid``), so :meth:`Store.owner_alive` tells
+a live run from an interrupted one, and starting its config again replaces it.
 
-Each operation opens its own short-lived connection (with a busy timeout, in WAL mode), so a
-:class:`Store` is just a path: cheap to create, safe to pass to worker processes.
+Each operation opens its own short-lived connection in WAL mode, so a :class:`Store` is just a
+path: cheap to create, safe to pass to worker processes. Several processes may write at once:
+writes take the lock up front (``BEGIN IMMEDIATE``), wait for it (busy timeout) and retry when
+SQLite still reports the database locked, so concurrent workers queue instead of failing.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import json
 import operator
 import os
 import platform
+import socket
 import sqlite3
 import time
 import traceback
@@ -40,11 +43,15 @@ from deepscope import __version__
 from deepscope.errors import DeepscopeError
 from deepscope.metrics.registry import canonical_metric
 from deepscope.store.ids import JSON, canonical, canonical_config, resolve_seed, run_id, stable_json
+from deepscope.store.tensorboard import TensorBoardMirror
 
 DB_NAME = "deepscope.sqlite"
-SCHEMA_VERSION = 2  # 2: metrics.epoch
+SCHEMA_VERSION = 3  # 2: metrics.epoch; 3: runs.host and runs.pid (who is running it)
 STATUSES = ("running", "finished", "failed", "diverged")
 FLUSH_EVERY = 10_000  # buffered metric rows written in their own transaction while a run is live
+BUSY_TIMEOUT = 60     # seconds a connection waits for another writer's lock
+LOCK_RETRIES = 5      # further attempts when SQLite still reports "database is locked"
+INTERRUPTED = "interrupted"  # the error text of a run stopped by Ctrl-C (it is rerun, not kept as a failure)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -59,7 +66,9 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_seconds REAL,
     deepscope_version TEXT,
     torch_version TEXT,
-    python_version TEXT
+    python_version TEXT,
+    host TEXT,
+    pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -79,13 +88,50 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 RUN_COLUMNS = ["id", "study", "status", "seed", "started_at", "ended_at", "wall_seconds", "error", "config",
-               "deepscope_version", "torch_version", "python_version"]
+               "deepscope_version", "torch_version", "python_version", "host", "pid"]
+_MIGRATIONS = {  # from version -> the statements that bring a store to the next version
+    1: "ALTER TABLE metrics ADD COLUMN epoch INTEGER;",  # a store written before epochs were recorded
+    2: "ALTER TABLE runs ADD COLUMN host TEXT; ALTER TABLE runs ADD COLUMN pid INTEGER;",  # before owners
+}
 METRIC_COLUMNS = ["run_id", "step", "epoch", "layer", "metric", "value"]
 
 Row = tuple[int, int | None, str, str, float]
 
 
-def _now() -> str:
+def _retry_locked(action: Any, *args: Any) -> Any:
+    """``action(*args)``, retried with back-off while SQLite reports the database locked or busy."""
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            return action(*args)
+        except sqlite3.OperationalError as exc:
+            if attempt == LOCK_RETRIES or not any(word in str(exc) for word in ("locked", "busy")):
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+
+
+def _begin(con: sqlite3.Connection, statement: str) -> None:
+    _retry_locked(con.execute, statement)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (signal 0 checks without signalling).
+
+    A zombie (killed, not yet reaped by its parent) counts as dead: it runs nothing.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc (not Linux), or it ended meanwhile
+        return True
+    return state not in ("Z", "X")
+
+
+def utc_now() -> str:
     """Return the current time as ISO 8601 UTC with microseconds (sorts as text)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -129,8 +175,13 @@ class Store:
     ...         run.finish({"verdict": {"holds": True}})
     """
 
-    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
-        """Open (creating if needed) the store of ``out_dir``; the directory is created if missing."""
+    def __init__(self, out_dir: str | os.PathLike[str], tensorboard: str | os.PathLike[str] | None = None) -> None:
+        """Open (creating if needed) the store of ``out_dir``; the directory is created if missing.
+
+        ``tensorboard``: a directory where each fresh run's metric rows are also written as TensorBoard
+        scalars (:mod:`deepscope.store.tensorboard`; needs the tensorboard package).
+        """
+        self.tensorboard = None if tensorboard is None else TensorBoardMirror(tensorboard)
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise DeepscopeError(f"output directory {self.out_dir} exists but is a file; pass a directory.")
@@ -140,32 +191,47 @@ class Store:
             raise DeepscopeError(f"cannot create the output directory {self.out_dir} ({exc.strerror}); pass a "
                                  f"directory you can write to.") from None
         self.path = self.out_dir / DB_NAME
+        with self._connect(transaction=False) as con:
+            con.execute("PRAGMA journal_mode = WAL")  # persistent in the file; readers never block the writer
         with self._connect() as con:
             version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, 1, SCHEMA_VERSION):
+            if version not in (0, *_MIGRATIONS, SCHEMA_VERSION):
                 raise DeepscopeError(f"{self.path} has store schema version {version} but this deepscope "
                                      f"reads version {SCHEMA_VERSION}; use a matching deepscope or a new --out.")
-            if version == 0:
-                con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
-            elif version == 1:  # a store written before epochs were recorded: add the column, NULL for old rows
-                con.executescript(f"ALTER TABLE metrics ADD COLUMN epoch INTEGER; "
-                                  f"PRAGMA user_version = {SCHEMA_VERSION};")
+            scripts = [_SCHEMA] if version == 0 else [_MIGRATIONS[old] for old in range(version, SCHEMA_VERSION)]
+            for statement in (part for script in scripts for part in script.split(";") if part.strip()):
+                con.execute(statement)  # one by one: executescript would commit the transaction first
+            if version != SCHEMA_VERSION:
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
         return f"Store({str(self.out_dir)!r})"
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """Yield a connection inside one transaction: committed on success, rolled back on any exception."""
+    def _connect(self, write: bool = True, transaction: bool = True) -> Iterator[sqlite3.Connection]:
+        """Yield a connection inside one transaction: committed on success, rolled back on any exception.
+
+        A write transaction takes the write lock when it begins (``BEGIN IMMEDIATE``), so two
+        processes never both read and then collide upgrading to a write; waiting for the lock is
+        bounded by :data:`BUSY_TIMEOUT` and retried :data:`LOCK_RETRIES` times with back-off.
+        ``transaction=False`` yields the bare connection (for pragmas that cannot run in one).
+        """
         try:
-            con = sqlite3.connect(self.path, timeout=30)
+            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
             raise DeepscopeError(f"cannot open the store {self.path}: {exc}.") from exc
         try:
             con.execute("PRAGMA foreign_keys = ON")
-            with con:
+            if not transaction:
                 yield con
+                return
+            _begin(con, "BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield con
+            except BaseException:
+                con.rollback()
+                raise
+            _retry_locked(con.commit)
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
                 raise DeepscopeError(f"{self.path} is not a deepscope store (not an SQLite file); "
@@ -195,12 +261,13 @@ class Store:
             con.execute("DELETE FROM results WHERE run_id = ?", (rid,))
             con.execute(
                 "INSERT INTO runs (id, study, config, seed, status, error, started_at, ended_at, wall_seconds, "
-                "deepscope_version, torch_version, python_version) "
-                "VALUES (?, ?, ?, ?, 'running', NULL, ?, NULL, NULL, ?, ?, ?) "
+                "deepscope_version, torch_version, python_version, host, pid) "
+                "VALUES (?, ?, ?, ?, 'running', NULL, ?, NULL, NULL, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET status = 'running', error = NULL, started_at = excluded.started_at, "
                 "ended_at = NULL, wall_seconds = NULL, deepscope_version = excluded.deepscope_version, "
-                "torch_version = excluded.torch_version, python_version = excluded.python_version",
-                (rid, study, stable_json(plain), seed, _now(), *versions))
+                "torch_version = excluded.torch_version, python_version = excluded.python_version, "
+                "host = excluded.host, pid = excluded.pid",
+                (rid, study, stable_json(plain), seed, utc_now(), *versions, socket.gethostname(), os.getpid()))
         return Run(self, rid, study, plain, seed, reused=False)
 
     # ----------------------------------------------------------------- reading
@@ -220,11 +287,12 @@ class Store:
 
     def _run_frame(self, where: str = "", params: tuple[Any, ...] = ()) -> pd.DataFrame:
         """Return run rows (newest first) as a DataFrame with ``config`` parsed into dicts."""
-        with self._connect() as con:
+        with self._connect(write=False) as con:
             rows = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs {where} "
                                f"ORDER BY started_at DESC, id", params).fetchall()
         df = pd.DataFrame(rows, columns=RUN_COLUMNS)
         df["seed"] = df["seed"].astype("Int64")
+        df["pid"] = df["pid"].astype("Int64")
         df["wall_seconds"] = df["wall_seconds"].astype("float64")
         df["config"] = [json.loads(c) for c in df["config"]]
         return df
@@ -240,7 +308,7 @@ class Store:
 
     def get(self, run_id: str) -> dict[str, Any]:
         """Return the row of one run (a full id or a unique prefix) as a dict, ``config`` parsed."""
-        with self._connect() as con:
+        with self._connect(write=False) as con:
             rid = self._resolve(con, run_id)
         return self._run_frame("WHERE id = ?", (rid,)).iloc[0].to_dict()
 
@@ -260,7 +328,7 @@ class Store:
         the study has no epochs. A NaN value (e.g. the loss of a diverged run) reads back as NaN.
         """
         clauses, params = [], []
-        with self._connect() as con:
+        with self._connect(write=False) as con:
             if run_id is not None:
                 clauses.append("m.run_id = ?")
                 params.append(self._resolve(con, run_id))
@@ -281,16 +349,61 @@ class Store:
 
     def results(self, run_id: str) -> dict[str, JSON]:
         """Return the results of one run (a full id or a unique prefix) as a dict of JSON values."""
-        with self._connect() as con:
+        with self._connect(write=False) as con:
             rid = self._resolve(con, run_id)
             rows = con.execute("SELECT key, value FROM results WHERE run_id = ? ORDER BY key", (rid,)).fetchall()
         return {key: json.loads(value) for key, value in rows}
 
     def result_values(self, key: str) -> dict[str, JSON]:
         """Return ``{run id: value}`` of result ``key`` for every run that has it (e.g. ``'verdicts'``)."""
-        with self._connect() as con:
+        with self._connect(write=False) as con:
             rows = con.execute("SELECT run_id, value FROM results WHERE key = ?", (key,)).fetchall()
         return {rid: json.loads(value) for rid, value in rows}
+
+
+    def owner_alive(self, run: Mapping[str, Any]) -> bool | None:
+        """Whether the process that started a ``running`` run (a row of :meth:`runs`) still lives.
+
+        True or False when it ran on this machine (its pid is checked); None when it ran on another
+        host, which this machine cannot see. A ``running`` run whose owner is dead was interrupted.
+        """
+        if run.get("host") != socket.gethostname() or run.get("pid") is None or pd.isna(run.get("pid")):
+            return None
+        return _pid_alive(int(run["pid"]))
+
+    def fail_stale(self, run_id: str, error: str) -> None:
+        """Record a ``running`` run whose process is gone as ``failed`` with ``error`` (others are left as they are)."""
+        with self._connect() as con:
+            con.execute("UPDATE runs SET status = 'failed', error = ?, ended_at = ? WHERE id = ? AND status = 'running'",
+                        (error, utc_now(), run_id))
+
+    def export_run(self, run_id: str) -> dict[str, Any]:
+        """One run whole, as plain data: its row, metric rows and results (see :meth:`import_run`)."""
+        with self._connect(write=False) as con:
+            rid = self._resolve(con, run_id)
+            row = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (rid,)).fetchone()
+            metrics = con.execute("SELECT step, epoch, layer, metric, value FROM metrics WHERE run_id = ? "
+                                  "ORDER BY rowid", (rid,)).fetchall()
+            results = con.execute("SELECT key, value FROM results WHERE run_id = ?", (rid,)).fetchall()
+        return {"run": dict(zip(RUN_COLUMNS, row)), "metrics": metrics, "results": results}
+
+    def import_run(self, payload: Mapping[str, Any]) -> str:
+        """Write a run exported by :meth:`export_run` (from another store) here, replacing its id, atomically.
+
+        This is how a worker that wrote into a store of its own (on another machine of a Ray cluster)
+        hands its run to the driver's store: all of it lands in one transaction or none of it does.
+        """
+        run = dict(payload["run"])
+        rid = run["id"]
+        with self._connect() as con:
+            con.execute("DELETE FROM runs WHERE id = ?", (rid,))  # cascades to its metrics and results
+            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
+                        [run[c] for c in RUN_COLUMNS])
+            con.executemany("INSERT INTO metrics (run_id, step, epoch, layer, metric, value) VALUES (?, ?, ?, ?, ?, ?)",
+                            [(rid, *row) for row in payload["metrics"]])
+            con.executemany("INSERT INTO results (run_id, key, value) VALUES (?, ?, ?)",
+                            [(rid, *row) for row in payload["results"]])
+        return rid
 
 
 class Run:
@@ -307,6 +420,7 @@ class Run:
         self.status = "finished" if reused else "running"
         self._pending: list[Row] = []
         self._t0 = time.perf_counter()
+        self._mirror = store.tensorboard.run(study, id) if store.tensorboard is not None and not reused else None
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, study={self.study!r}, seed={self.seed}, status={self.status!r}" + \
@@ -346,6 +460,8 @@ class Run:
                 raise DeepscopeError(f"each metric row must be (step, layer, metric, value[, epoch]); got {row!r}.")
             checked.append(_metric_row(*row))
         self._pending.extend(checked)
+        if self._mirror is not None:
+            self._mirror.add(checked)
         if len(self._pending) >= FLUSH_EVERY:
             with self.store._connect() as con:
                 self._write_pending(con)
@@ -367,8 +483,10 @@ class Run:
             self._write_pending(con)
             con.executemany("INSERT OR REPLACE INTO results (run_id, key, value) VALUES (?, ?, ?)", encoded)
             con.execute("UPDATE runs SET status = ?, error = ?, ended_at = ?, wall_seconds = ? WHERE id = ?",
-                        (status, error, _now(), time.perf_counter() - self._t0, self.id))
+                        (status, error, utc_now(), time.perf_counter() - self._t0, self.id))
         self.status = status
+        if self._mirror is not None:
+            self._mirror.close()
 
     def finish(self, results: Mapping[str, Any] | None = None) -> None:
         """Write the remaining metrics, ``results`` (JSON-able values) and status ``finished`` atomically."""
@@ -391,6 +509,8 @@ class Run:
         with self.store._connect() as con:
             con.execute("DELETE FROM runs WHERE id = ?", (self.id,))
         self.status = "discarded"
+        if self._mirror is not None:
+            self._mirror.remove()
 
     def diverge(self, reason: str) -> None:
         """Record status ``diverged`` (e.g. the loss became NaN) with ``reason``, keeping the metrics so far."""

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from deepscope.config import build, validate
+from deepscope.config import build, parse_text, validate
 from deepscope.errors import DeepscopeError
+from deepscope.store.sqlite import INTERRUPTED
 from deepscope.studies.verdict import Verdict, as_list
 
 R = TypeVar("R")
@@ -93,6 +94,24 @@ class Study:
                                  f"{', '.join(self.presets)}.")
         return dict(self.presets[name].overrides)
 
+    def settings_from_text(self, assignments: Sequence[str]) -> dict[str, Any]:
+        """``--set key=value`` texts as settings (keys may use - or _); a bad one names itself."""
+        fields = {f.name for f in dataclasses.fields(self.config)}
+        values = {}
+        for text in assignments:
+            key, sep, raw = text.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not key:
+                raise DeepscopeError(f"--set takes key=value (e.g. --set lr=0.01); got {text!r}.")
+            if key not in fields:
+                raise DeepscopeError(f"--set {key}: {self.name} has no setting {key!r}; its settings are: "
+                                     f"{', '.join(sorted(fields))}.")
+            try:
+                values[key] = parse_text(self.config, key, raw)
+            except ValueError as exc:
+                raise DeepscopeError(f"--set {key}: {exc}.") from None
+        return values
+
     def configure(self, *layers: Mapping[str, Any]) -> Any:
         """The config from the defaults with each mapping of settings applied in turn, validated."""
         values: dict[str, Any] = {}
@@ -117,7 +136,8 @@ def record(study: Study, config: Any, store: Any, body: Callable[[Any], R], *, f
     same config is reused (``study.restore``) unless ``force``. ``sink`` is the store's run handle
     (``sink.log(step, layer, metric, value, epoch=...)``) or None. A :class:`DeepscopeError` raised
     by the body is bad input met late (missing files, too few samples): the record is discarded, not
-    left as a failed run. Any other exception marks the run failed; a diverged result is recorded as
+    left as a failed run. Ctrl-C marks it failed with the error ``interrupted`` (a sweep reruns those).
+    Any other exception marks the run failed; a diverged result is recorded as
     diverged; otherwise the summary and the verdicts are written and the run is finished, atomically.
     """
     config = study.validated(config)
@@ -130,6 +150,9 @@ def record(study: Study, config: Any, store: Any, body: Callable[[Any], R], *, f
         result = body(handle)
     except DeepscopeError:
         handle.discard()
+        raise
+    except KeyboardInterrupt:
+        handle.fail(INTERRUPTED)
         raise
     except BaseException as exc:
         handle.fail("".join(traceback.format_exception_only(type(exc), exc)).strip())

@@ -209,26 +209,37 @@ def report(result: CollapseResult) -> str:
 
 
 def figure(result: CollapseResult, path: str | Path) -> Path:
-    """NC1, NC2 (ETF distance, equinorm, equiangularity), NC3 and NC4 against epoch on log axes, with
-    train/test error beside them and the zero-training-error epoch marked (as Papyan et al.'s figures)."""
+    """NC1, NC2 (ETF distance, equinorm, equiangularity, max-angle), NC3 and NC4 against epoch on log axes,
+    with train/test error beside them and the zero-training-error epoch marked (as Papyan et al.'s figures).
+
+    Every NC measure is 0 at a simplex ETF (equal norms, pairwise cosines −1/(K−1)); the dotted lines are
+    the claims' targets: NC1 at 0.1 ×, NC2's ETF distance and NC3 at 0.5 × their values at the start of the
+    terminal phase, NC4 at 1%.
+    """
     epochs = np.array([max(c.epoch, 1) for c in result.checkpoints])  # epoch 0 drawn at 1 on the log axis
     fig, axes = plt.subplots(1, 5, figsize=(16, 3.2))
-    panels = [("NC1: Tr(Σ_W Σ_B⁺)/K", ("nc1",)), ("NC2", ("nc2_etf_distance", "nc2_equinorm", "nc2_equiangular")),
+    panels = [("NC1: Tr(Σ_W Σ_B⁺)/K", ("nc1",)),
+              ("NC2: 0 at the simplex ETF", ("nc2_etf_distance", "nc2_equinorm", "nc2_equiangular", "nc2_maxangle")),
               ("NC3: ‖W/‖W‖ − M/‖M‖‖²", ("nc3",)), ("NC4: NCC disagreement", ("nc4",))]
     for ax, (title, keys) in zip(axes, panels):
         for key in keys:
             ax.plot(epochs, [max(c.nc[key], 1e-6) for c in result.checkpoints], marker=".", label=key)
         ax.set_title(title, fontsize=9)
         ax.set_yscale("log")
-        if len(keys) > 1:
-            ax.legend(fontsize=7)
+    start = result.zero_error()
+    targets = [(axes[3], NC4_END, "claim: NC4 ≤ 1%")]
+    if start is not None:
+        targets += [(axes[0], NC1_FALL * start.nc["nc1"], f"claim: {NC1_FALL:g} × TPT start"),
+                    (axes[1], APPROACH * start.nc["nc2_etf_distance"], f"claim: ETF dist. {APPROACH:g} × TPT start"),
+                    (axes[2], APPROACH * start.nc["nc3"], f"claim: {APPROACH:g} × TPT start")]
+    for ax, level, label in targets:
+        ax.axhline(level, color="black", ls=":", lw=1.2, label=label)
     axes[4].plot(epochs, [1 - c.train_accuracy for c in result.checkpoints], marker=".", label="train error")
     axes[4].plot(epochs, [1 - c.test_accuracy for c in result.checkpoints], marker=".", label="test error")
-    axes[4].legend(fontsize=7)
-    start = result.zero_error()
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
         if start is not None:
             ax.axvline(max(start.epoch, 1), color="grey", ls="--", lw=1)
     return save_figure(fig, path, dpi=100)
