@@ -180,3 +180,22 @@ def test_a_training_share_that_leaves_a_split_empty_names_the_flag():
     with pytest.raises(ConfigError) as info:                         # 4 equations: 0.1 of them is none
         grokking.run(config)
     assert info.value.field == "frac_train" and "train split empty" in info.value.problem
+
+
+def test_chosen_metrics_are_measured_on_the_llid_capture_at_each_checkpoint(tmp_path):
+    """--metrics: each checkpoint's value equals the metric on that model's capture (step 0: the built model)."""
+    from deepscope.metrics.registry import compute
+
+    config = dataclasses.replace(TINY, steps=20, log_every=10, id_checkpoints=3, metrics=["pca", "nc"], control=False)
+    res = grokking.run(config, Store(tmp_path))
+    run = res.run
+    assert {"pca", "nc.nc1"} <= set(run.extra) and all(len(v) == len(run.id_steps) for v in run.extra.values())
+    val = load_dataset("modular", op="+", p=7, frac_train=0.6, seed=0, split="test")
+    model = build_model("transformer", vocab_size=9, num_classes=7, seq_len=4, n_layer=1, n_embd=32, n_head=2, seed=0)
+    expected = compute(capture(model, val.x, ["features"]), val.y, ["pca", "nc"])["features"]
+    assert run.extra["pca"][0] == pytest.approx(expected["pca"])
+    assert run.extra["nc.nc1"][0] == pytest.approx(expected["nc.nc1"])
+    logged = Store(tmp_path).metrics(res.run_id, metric="nc", layer="weight_decay=1/features")
+    assert logged[logged["metric"] == "nc.nc1"]["value"].tolist() == pytest.approx(run.extra["nc.nc1"])
+    assert "nc.nc1 of features at those steps" in grokking.report(res)
+    assert grokking.run(config, Store(tmp_path)).run.extra == run.extra  # restored from the store

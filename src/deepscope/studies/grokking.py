@@ -49,6 +49,7 @@ from deepscope.data import Dataset, load_dataset
 from deepscope.data.modular import OPS, is_prime
 from deepscope.errors import DeepscopeError
 from deepscope.metrics.intrinsic_dim import llid
+from deepscope.metrics.registry import compute_each, resolve
 from deepscope.models import Transformer, build_model
 from deepscope.probe import capture
 from deepscope.report.figures import plt, save_figure
@@ -99,6 +100,8 @@ class GrokkingConfig:
     id_samples: int = setting(1000, "at most this many validation equations for the LLID", min=3)
     nres: int = setting(20, "TwoNN resamples per LLID (act_ids: 20)", min=1)
     subsample: float = setting(0.9, "share of the points in each TwoNN resample (act_ids: 0.9)", gt=0, max=1)
+    metrics: list[str] = setting([], "more metrics of the LLID layer at each LLID checkpoint, comma-separated (see "
+                                     "`deepscope metrics --list`; labels: the answers c)", nonempty=False, check=resolve)
     control: bool = setting(True, "also train with weight decay 0 for the same budget (the paper's control)")
     threads: int | None = setting(1, "CPU threads (none: the Trainer's choice); one is fastest for these small steps "
                                   "on a shared machine", min=1)
@@ -150,6 +153,7 @@ class Curve:
     id_steps: list[int] = field(default_factory=list)
     llid: list[float] = field(default_factory=list)
     llid_std: list[float] = field(default_factory=list)
+    extra: dict[str, list[float]] = field(default_factory=dict)  # --metrics: key -> value at each id step
     id_problems: list[str] = field(default_factory=list)
     updates: int = 0
     diverged: bool = False
@@ -209,8 +213,8 @@ class _Monitor:
     """Trainer callback: accuracy and loss on both splits at the logged steps, the LLID at its checkpoints."""
 
     def __init__(self, config: GrokkingConfig, curve: Curve, train: Dataset, val: Dataset, id_x: torch.Tensor,
-                 id_steps: set[int], sink: Run | None) -> None:
-        self.config, self.curve, self.train, self.val, self.id_x = config, curve, train, val, id_x
+                 id_y: torch.Tensor, id_steps: set[int], sink: Run | None) -> None:
+        self.config, self.curve, self.train, self.val, self.id_x, self.id_y = config, curve, train, val, id_x, id_y
         self.id_steps, self.sink = id_steps, sink
         self.arm = f"weight_decay={curve.weight_decay:g}"
 
@@ -236,7 +240,8 @@ class _Monitor:
             self.sink.log_many(rows)
 
     def _llid(self, model: torch.nn.Module, step: int) -> list[tuple]:
-        """TwoNN of the probe point on the validation sample (NaN, with the reason kept, if it cannot be fitted)."""
+        """TwoNN of the probe point on the validation sample (NaN, with the reason kept, if it cannot be fitted),
+        and the ``metrics`` asked for on the same capture (NaN, with the reason kept, where one fails)."""
         features = capture(model, self.id_x, [self.config.layer])
         try:
             estimate = llid(features, layer=self.config.layer, nres=self.config.nres, subsample=self.config.subsample,
@@ -249,7 +254,16 @@ class _Monitor:
         self.curve.llid.append(value)
         self.curve.llid_std.append(std)
         layer = f"{self.arm}/{self.config.layer}"
-        return [(step, layer, "twonn", value), (step, layer, "twonn_std", std)]
+        rows = [(step, layer, "twonn", value), (step, layer, "twonn_std", std)]
+        if self.config.metrics:
+            values, errors = compute_each(features, self.id_y, self.config.metrics)
+            measured = values.get(self.config.layer, {})
+            self.curve.id_problems += [f"step {step}: {message}" for message in errors.values()]
+            for key in dict.fromkeys([*self.curve.extra, *measured]):
+                self.curve.extra.setdefault(key, [math.nan] * (len(self.curve.id_steps) - 1)).append(
+                    measured.get(key, math.nan))
+                rows.append((step, layer, key, self.curve.extra[key][-1]))
+        return rows
 
 
 def _optimizer(config: GrokkingConfig, model: torch.nn.Module, weight_decay: float) -> torch.optim.Optimizer:
@@ -264,7 +278,7 @@ def _optimizer(config: GrokkingConfig, model: torch.nn.Module, weight_decay: flo
 
 
 def _train(config: GrokkingConfig, weight_decay: float, train: Dataset, val: Dataset, id_x: torch.Tensor,
-           sink: Run | None, progress: bool | None) -> Curve:
+           id_y: torch.Tensor, sink: Run | None, progress: bool | None) -> Curve:
     curve = Curve(weight_decay)
     model = build_model("transformer", vocab_size=train.vocab_size, num_classes=config.p, seq_len=train.x.shape[1],
                         n_layer=config.n_layer, n_embd=config.width, n_head=config.heads, dropout=config.dropout,
@@ -273,7 +287,7 @@ def _train(config: GrokkingConfig, weight_decay: float, train: Dataset, val: Dat
     batch = min(config.batch_size or n, n)
     epochs = math.ceil(config.steps / math.ceil(n / batch))
     ids = id_schedule(config)
-    monitor = _Monitor(config, curve, train, val, id_x, set(ids), sink)
+    monitor = _Monitor(config, curve, train, val, id_x, id_y, set(ids), sink)
     settings = TrainConfig(optimizer=config.optimizer, lr=config.lr, weight_decay=weight_decay, batch_size=batch,
                            epochs=epochs, stop_loss=None, seed=config.seed, device=config.device, progress=progress,
                            threads=config.threads)
@@ -292,11 +306,11 @@ def run(config: GrokkingConfig, store: Store | None = None, *, force: bool = Fal
 
 def _run(config: GrokkingConfig, sink: Run | None, progress: bool | None) -> GrokkingResult:
     train, val = _split(config, "train"), _split(config, "test")
-    id_x = val.x[:config.id_samples]
-    result = GrokkingResult(config, _train(config, config.weight_decay, train, val, id_x, sink, progress),
+    id_x, id_y = val.x[:config.id_samples], val.y[:config.id_samples]
+    result = GrokkingResult(config, _train(config, config.weight_decay, train, val, id_x, id_y, sink, progress),
                             id_points=len(id_x))
     if config.control:
-        result.control = _train(config, 0.0, train, val, id_x, sink, progress)
+        result.control = _train(config, 0.0, train, val, id_x, id_y, sink, progress)
     result.message = result.run.message
     return result
 
@@ -441,13 +455,15 @@ def report(result: GrokkingResult) -> str:
             j, m = control.steps.index(step), control.id_steps.index(step)
             row += f" {control.val_accuracy[j]:>11.3f} {control.llid[m]:>8.2f}"
         lines.append(row)
+    for key, values in run.extra.items():
+        lines.append(f"{key} of {c.layer} at those steps: " + " ".join(f"{v:.4g}" for v in values))
     lines.append("")
     for curve, label in ((run, f"weight decay {run.weight_decay:g}"), (control, "weight decay 0")):
         if curve is not None:
             lines.append(f"{label}: memorised (train acc >= {MEMORISED:g}) at step {curve.memorised}, generalised "
                          f"(val acc >= {GENERALISED:g}) at step {curve.generalised}")
     for problem in run.id_problems + (control.id_problems if control is not None else []):
-        lines.append(f"LLID not measured at {problem}")
+        lines.append(f"not measured at {problem}")
     if run.diverged:
         lines.append(run.message)
     return "\n".join(lines)
