@@ -17,11 +17,13 @@ from tqdm import tqdm
 from deepscope.errors import DeepscopeError
 from deepscope.report.plain import finite, text_table
 from deepscope.store import Store
+from deepscope.store.table import headline
 from deepscope.sweep.executors import EXECUTORS, execute
 from deepscope.sweep.jobs import RUN, Job, Outcome, Planned, plan
 from deepscope.sweep.spec import load_sweep
 
 EXIT_OK, EXIT_FAILED = 0, 1
+VERDICT_WIDTH = 90  # characters of a run's verdict or error in the table (--json has them whole)
 
 
 def positive_int(text: str) -> int:
@@ -115,6 +117,12 @@ def outcome_rows(planned: Sequence[Planned], outcomes: Sequence[Outcome], store:
     return rows
 
 
+def _verdict_cell(row: dict[str, Any]) -> str:
+    """The headline verdict of a run, or the first line of why it has none (cut to the table's width)."""
+    text = headline(row["verdicts"]) if row["verdicts"] else (row["error"] or row["note"] or "-").splitlines()[0]
+    return text if len(text) <= VERDICT_WIDTH else text[:VERDICT_WIDTH - 1] + "…"
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.file, [*(args.set or []), *([f"root={args.root}"] if args.root else [])])
     out = Path(args.out)
@@ -136,10 +144,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps(finite({"sweep": str(sweep.path), "study": sweep.study.name, "out": str(out),
                                  "runs": rows, "outcomes": [asdict(o) for o in outcomes]})))
     else:
-        from deepscope.store.table import headline
-        print(text_table(("id", "run", "status", "verdict", "wall s"),
-                         [(r["run_id"][:8], r["run"], r["status"], headline(r["verdicts"]) if r["verdicts"]
-                           else (r["error"] or r["note"]).splitlines()[0] if (r["error"] or r["note"]) else "-",
+        print(text_table(("id", "run", "status", "verdict (or why not)", "wall s"),
+                         [(r["run_id"][:8], r["run"], r["status"], _verdict_cell(r),
                            f"{r['seconds']:.1f}" if r["seconds"] == r["seconds"] else "-") for r in rows],
                          right=("wall s",)))
         print(f"\n{sweep.study.name} sweep: {_summary(planned, outcomes)}; store {out / 'deepscope.sqlite'} "
