@@ -109,10 +109,6 @@ def _retry_locked(action: Any, *args: Any) -> Any:
             time.sleep(0.05 * 2 ** attempt)
 
 
-def _begin(con: sqlite3.Connection, statement: str) -> None:
-    _retry_locked(con.execute, statement)
-
-
 def _pid_alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine (signal 0 checks without signalling).
 
@@ -225,7 +221,7 @@ class Store:
             if not transaction:
                 yield con
                 return
-            _begin(con, "BEGIN IMMEDIATE" if write else "BEGIN")
+            _retry_locked(con.execute, "BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield con
             except BaseException:
