@@ -33,6 +33,7 @@ test: .make-install-test
 
 bench: .make-install-test
 	$(PY) benchmarks/esl_speed.py
+	$(PY) benchmarks/stacked_speed.py
 	$(PY) benchmarks/metrics_speed.py
 	$(PY) benchmarks/curvature_speed.py
 	$(PY) benchmarks/lottery_speed.py

@@ -121,7 +121,8 @@ def _parse_scalar(kind: Any, text: str) -> Any:
 
 
 def parse_text(cls: type, name: str, text: str) -> Any:
-    """The value of field ``name`` written as command-line text: ``1e-3``, ``a,b``, ``none``, ``true``."""
+    """The value of field ``name`` written as command-line text: ``1e-3``, ``a,b``, ``none``, ``true``; lists of whole
+    numbers also take ranges, ``0-9`` or ``0-4,9``."""
     kind, nullable = field_type(cls, name)
     if nullable and text.strip().lower() == "none":
         return None
@@ -133,7 +134,19 @@ def parse_text(cls: type, name: str, text: str) -> Any:
     parts = [part.strip() for part in text.split(",")]
     if any(not part for part in parts):
         raise ValueError(f"has an empty item in {text!r}; write items separated by single commas, e.g. 100,100,50")
+    if item is int:  # whole numbers may also be written as ranges a-b, both ends included: 0-9 or 0-4,9
+        return [value for part in parts for value in _int_range(part)]
     return [_parse_scalar(item, part) for part in parts]
+
+
+def _int_range(text: str) -> list[int]:
+    """``a-b`` (a <= b, whole numbers >= 0) as [a, ..., b]; anything else as one whole number."""
+    low, dash, high = text.partition("-")
+    if not dash or not low.strip():  # a plain number, negative ones included
+        return [_parse_scalar(int, text)]
+    if not (low.strip().isdigit() and high.strip().isdigit()) or int(high) < int(low):
+        raise ValueError(f"expected a whole number or a range a-b with 0 <= a <= b; got {text!r}")
+    return list(range(int(low), int(high) + 1))
 
 
 def _coerce(cls: type, name: str, value: Any) -> Any:

@@ -13,6 +13,9 @@ from deepscope.sweep.check import CHECK_SEEDS, _holds, _seeds_kind, check_points
 
 def test_seed_policy_follows_each_studys_settings():
     assert _seeds_kind(get_study("lottery")) == "own" and _seeds_kind(get_study("collapse")) == "none"
+    assert _seeds_kind(get_study("esl")) == "stacked"
+    (esl,) = check_points([get_study("esl")])
+    assert esl.config.seeds == list(CHECK_SEEDS) and seed_count(get_study("esl"), 1, {"seeds": [0, 1, 2]}) == 3
     points = check_points([get_study("sleepy"), get_study("lottery"), get_study("eos")])
     by_study = {}
     for p in points:
