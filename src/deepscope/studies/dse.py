@@ -12,8 +12,11 @@ training labels and one on a fixed random permutation of them. At log-spaced epo
 capture of a fixed evaluation set (``eval_points`` test images drawn once with the seed) gives Z (the last hidden
 layer) and: DSE(Z), the binned Shannon entropy CSE(Z), DSMI(Z; Y) and CSMI(Z; Y) against the true
 labels, DSMI(Z; X) and CSMI(Z; X) against spectral clusters of the inputs (computed once, K clusters),
-and the accuracy on the whole test split. DSE/DSMI as in :mod:`deepscope.metrics.entropy` and
-:mod:`deepscope.metrics.mutual_information` (σ = ``sigma``, t = ``t``; the seed's defaults 10 and 1).
+and the accuracy on the whole test split. With ``layers = all`` the same capture also gives every
+other probe point of the MLP (``input``, ``hidden1`` .., ``logits``: :func:`deepscope.probe.probe_points`),
+each measured alike and stored per layer; the verdicts stay on the penultimate layer. DSE/DSMI as in
+:mod:`deepscope.metrics.entropy` and :mod:`deepscope.metrics.mutual_information` (σ = ``sigma``, t = ``t``;
+the seed's defaults 10 and 1).
 
 Verdicts (thresholds fixed before any run):
 
@@ -26,7 +29,7 @@ Verdicts (thresholds fixed before any run):
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,7 @@ CHANCE_MARGIN = 0.05        # shuffled-label final accuracy at most 1/K + this
 MIN_CHECKPOINTS = 5
 RUNS = ("true", "shuffled")
 MEASURES = ("dse", "cse", "dsmi_zy", "csmi_zy", "dsmi_zx", "csmi_zx")
+LAYER_CHOICES = ("penultimate", "all")
 
 
 @dataclass
@@ -76,23 +80,39 @@ class DSEConfig:
     lr: float = setting(1e-3, "learning rate", gt=0)
     batch_size: int = setting(100, "mini-batch size", min=1)
     epochs: int = setting(40, "training epochs", min=1)
-    checkpoints: int = setting(12, "log-spaced measuring epochs, 0 and the last included (about this many)", min=2)
+    checkpoints: int = setting(12, "log-spaced measuring epochs, 0 and the last included (about this many, at most "
+                                   "epochs + 1)", min=2)
     eval_points: int = setting(500, "test images on which Z is measured (a seeded random subset of the test split)",
                                min=10)
     sigma: float = setting(10.0, "Gaussian kernel bandwidth of DSE/DSMI (the seed: 10)", gt=0)
     t: float = setting(1.0, "diffusion time (the seed: 1)", gt=0)
     bins: int = setting(2, "bins per feature of the classic (binned) entropy CSE (the seed: 2)", min=2)
+    layers: str = setting("penultimate", "probe points measured: penultimate (Z, the last hidden layer) or all "
+                                         "(input, every hidden layer, logits; the verdicts stay on Z)",
+                          choices=LAYER_CHOICES)
     seed: int = setting(0, "seed of the data subset, the initialisation, the label permutation and the order",
                         min=0)
     device: str = setting("cpu", "cpu or cuda", check=check_device)
     root: str | None = setting(None, "directory holding data files (IDX, CIFAR batches)", check=check_directory)
 
 
+def check_config(config: DSEConfig) -> None:
+    """Rules across fields: the checkpoints fit in the run."""
+    if config.checkpoints > config.epochs + 1:
+        raise ConfigError("checkpoints", f"is {config.checkpoints} but a run of {config.epochs} epochs (--epochs) "
+                                         f"can be measured at only {config.epochs + 1} (epochs 0 to {config.epochs}); "
+                                         f"pass at most {config.epochs + 1}")
+
+
 @dataclass
 class Checkpoint:
+    """One epoch of one run: test accuracy, the measures of Z (``values``) and, with ``layers = all``, those of
+    every probe point in forward order, Z's included (``layers``; empty otherwise)."""
+
     epoch: int
     accuracy: float
     values: dict[str, float]
+    layers: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,8 +127,16 @@ class DSEResult:
     diverged: bool = False
     message: str = ""
 
-    def series(self, run: str, key: str) -> list[float]:
-        return [c.accuracy if key == "accuracy" else c.values[key] for c in self.runs[run]]
+    def series(self, run: str, key: str, layer: str | None = None) -> list[float]:
+        """``key`` (a measure or 'accuracy') of ``run`` at every checkpoint; of Z, or of probe point ``layer``."""
+        if key == "accuracy":
+            return [c.accuracy for c in self.runs[run]]
+        return [c.values[key] if layer is None else c.layers[layer][key] for c in self.runs[run]]
+
+    @property
+    def layers(self) -> list[str]:
+        """Every probe point measured (``layers = all``), Z's included, in forward order; empty otherwise."""
+        return list(self.runs[RUNS[0]][0].layers)
 
     def summary(self) -> dict[str, Any]:
         return {"runs": {k: [asdict(c) for c in v] for k, v in self.runs.items()}, "num_classes": self.num_classes,
@@ -149,28 +177,21 @@ def _train_and_measure(config: DSEConfig, name: str, x: torch.Tensor, y: torch.T
     x_eval, y_eval, x_clusters = evaluation
     model = build_model("mlp", in_features=int(np.prod(x.shape[1:])), num_classes=result.num_classes,
                         hidden_dim=config.hidden_dim, depth=config.depth, seed=config.seed).to(config.device)
-    layer = probe_points(model)[-2]
+    points = probe_points(model)
+    penultimate = points[-2]
+    measured = points if config.layers == "all" else [penultimate]
     checkpoints: list[Checkpoint] = []
 
     def measure(state: TrainState) -> None:
-        Z = capture(state.model, x_eval, layer)[layer]
-        with warnings.catch_warnings():  # a negative binned MI is reported as 0 (see binned_mutual_information)
-            warnings.simplefilter("ignore", NegativeEstimateWarning)
-            values = {
-                "dse": diffusion_spectral_entropy(Z, config.sigma, config.t, seed=config.seed),
-                "cse": binned_entropy(Z, config.bins),
-                "dsmi_zy": diffusion_spectral_mutual_information(Z, clusters=y_eval, sigma=config.sigma, t=config.t,
-                                                                 seed=config.seed),
-                "csmi_zy": binned_mutual_information(Z, clusters=y_eval, bins=config.bins, seed=config.seed),
-                "dsmi_zx": diffusion_spectral_mutual_information(Z, clusters=x_clusters, sigma=config.sigma,
-                                                                 t=config.t, seed=config.seed),
-                "csmi_zx": binned_mutual_information(Z, clusters=x_clusters, bins=config.bins, seed=config.seed)}
+        features = capture(state.model, x_eval, measured)
+        by_layer = {layer: _measures(features[layer], y_eval, x_clusters, config) for layer in measured}
         accuracy = float(evaluate(state.model, test.x, test.y, 1024)["accuracy"])
-        checkpoints.append(Checkpoint(state.step.epoch, accuracy, values))
+        checkpoints.append(Checkpoint(state.step.epoch, accuracy, by_layer[penultimate],
+                                      by_layer if config.layers == "all" else {}))
         if sink is not None:
             step, epoch = state.step.iteration, state.step.epoch
-            sink.log_many([(step, f"{name}/{layer}", key, value, epoch) for key, value in values.items()]
-                          + [(step, name, "test_accuracy", accuracy, epoch)])
+            sink.log_many([(step, f"{name}/{layer}", key, value, epoch) for layer, values in by_layer.items()
+                           for key, value in values.items()] + [(step, name, "test_accuracy", accuracy, epoch)])
 
     train_config = TrainConfig(optimizer=config.optimizer, lr=config.lr, batch_size=config.batch_size, epochs=config.epochs,
                                stop_loss=None, seed=config.seed, device=config.device, progress=progress)
@@ -179,6 +200,20 @@ def _train_and_measure(config: DSEConfig, name: str, x: torch.Tensor, y: torch.T
     if outcome.diverged:
         result.diverged, result.message = True, f"the {name}-label run: {outcome.message}"
     return checkpoints
+
+
+def _measures(Z: torch.Tensor, y_eval: torch.Tensor, x_clusters: torch.Tensor, config: DSEConfig) -> dict[str, float]:
+    """DSE(Z), CSE(Z), and DSMI/CSMI of Z against the true labels (``_zy``) and the input clusters (``_zx``)."""
+    with warnings.catch_warnings():  # a negative binned MI is reported as 0 (see binned_mutual_information)
+        warnings.simplefilter("ignore", NegativeEstimateWarning)
+        return {"dse": diffusion_spectral_entropy(Z, config.sigma, config.t, seed=config.seed),
+                "cse": binned_entropy(Z, config.bins),
+                "dsmi_zy": diffusion_spectral_mutual_information(Z, clusters=y_eval, sigma=config.sigma, t=config.t,
+                                                                 seed=config.seed),
+                "csmi_zy": binned_mutual_information(Z, clusters=y_eval, bins=config.bins, seed=config.seed),
+                "dsmi_zx": diffusion_spectral_mutual_information(Z, clusters=x_clusters, sigma=config.sigma,
+                                                                 t=config.t, seed=config.seed),
+                "csmi_zx": binned_mutual_information(Z, clusters=x_clusters, bins=config.bins, seed=config.seed)}
 
 
 def from_summary(config: DSEConfig, summary: dict[str, Any], run_id: str) -> DSEResult:
@@ -219,13 +254,22 @@ def report(result: DSEResult) -> str:
         lines += ["", f"{name} labels", f"{'epoch':>6} {'test acc':>8} " + " ".join(f"{m:>8}" for m in MEASURES)]
         for cp in result.runs[name]:
             lines.append(f"{cp.epoch:>6} {cp.accuracy:>8.4f} " + " ".join(f"{cp.values[m]:>8.3f}" for m in MEASURES))
+    if result.layers:
+        lines += ["", "every probe point at the last epoch",
+                  f"{'run':>8} {'layer':>8} " + " ".join(f"{m:>8}" for m in MEASURES)]
+        for name in RUNS:
+            for layer, values in result.runs[name][-1].layers.items():
+                lines.append(f"{name:>8} {layer:>8} " + " ".join(f"{values[m]:>8.3f}" for m in MEASURES))
     return "\n".join(lines)
 
 
 def figure(result: DSEResult, path: str | Path) -> Path:
     """Per run: DSE, DSMI(Z;Y), DSMI(Z;X) (solid) and their binned counterparts (dashed) against epoch, with
-    test accuracy on a second axis."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    test accuracy on a second axis; with ``layers = all`` two more rows, DSE and DSMI(T;Y) of every probe
+    point T against epoch (one line per layer)."""
+    rows = 3 if result.layers else 1
+    fig, grid = plt.subplots(rows, 2, figsize=(11, 3.8 * rows), sharey="row", squeeze=False)
+    axes = grid[0]
     for ax, name in zip(axes, RUNS):
         epochs = [cp.epoch for cp in result.runs[name]]
         for key, binned, colour in (("dse", "cse", "C0"), ("dsmi_zy", "csmi_zy", "C1"), ("dsmi_zx", "csmi_zx", "C2")):
@@ -239,6 +283,15 @@ def figure(result: DSEResult, path: str | Path) -> Path:
         ax.set_xlabel("epoch")
     axes[0].set_ylabel("bits")
     axes[0].legend(fontsize=7, ncol=2)
+    for row, (key, label) in zip(grid[1:], (("dse", "DSE(T)"), ("dsmi_zy", "DSMI(T;Y)"))):
+        for ax, name in zip(row, RUNS):
+            epochs = [cp.epoch for cp in result.runs[name]]
+            for layer in result.layers:
+                ax.plot(epochs, result.series(name, key, layer), marker=".", label=layer)
+            ax.set_title(f"{name} labels: {label} of every probe point", fontsize=9)
+            ax.set_xlabel("epoch")
+        row[0].set_ylabel(f"{label} (bits)")
+        row[0].legend(fontsize=7)
     return save_figure(fig, path, dpi=100)
 
 
@@ -256,7 +309,7 @@ STUDY = Study(
                        {"dataset": "digits", "data_length": 200, "data_size": 8, "hidden_dim": 32, "depth": 3,
                         "epochs": 12, "checkpoints": 6, "eval_points": 100, "batch_size": 50}),
     },
-    run=run, verdict=verdict, figure=figure, report=report, restore=from_summary,
+    run=run, verdict=verdict, figure=figure, report=report, restore=from_summary, check=check_config,
     quick_seconds=16,
     below_minimum={"checkpoints": 2},
 )
