@@ -8,7 +8,7 @@ import pytest
 from deepscope.cli import main
 from deepscope.store import Store
 from deepscope.studies.registry import get_study
-from deepscope.sweep.check import CHECK_SEEDS, _holds, _seeds_kind, check_points, seed_count
+from deepscope.sweep.check import CHECK_SEEDS, _holds, _threshold, _seeds_kind, check_points, seed_count
 
 
 def test_seed_policy_follows_each_studys_settings():
@@ -25,6 +25,10 @@ def test_seed_policy_follows_each_studys_settings():
     lottery = by_study["lottery"][0].config
     assert seed_count(get_study("lottery"), 1, {"seeds": lottery.seeds}) == lottery.seeds
     assert seed_count(get_study("eos"), 1, {}) == 1
+
+
+def test_threshold_column():
+    assert _threshold("<=", -0.99) == "<= -0.99" and _threshold("within [-1, -0.5]", -0.75) == "within [-1, -0.5]"
 
 
 def test_holds_column():

@@ -79,6 +79,13 @@ def _measured(mean: float, std: float, n: int) -> str:
     return f"{mean:.4g} ± {std:.2g}" if n > 1 else f"{mean:.4g}"
 
 
+def _threshold(direction: str, threshold: float) -> str:
+    """``<= -0.99``; an interval claim's direction already names its bounds (``within [a, b]``)."""
+    if not direction:
+        return "-"
+    return direction if direction.startswith("within") else f"{direction} {threshold:.4g}"
+
+
 def _holds(states: dict[str, int]) -> str:
     total = sum(states.values())
     if total == 1:
@@ -117,7 +124,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
     return text_table(("study", "claim", "measured", "threshold", "holds", "seeds", "run time"),
                       [(r["study"], claim(r["claim"]), _measured(r["measured"], r["std"], len(r["values"])),
-                        f"{r['direction']} {r['threshold']:.4g}" if r["direction"] else "-", _holds(r["states"]),
+                        _threshold(r["direction"], r["threshold"]), _holds(r["states"]),
                         str(r["seeds"]), f"{r['seconds']:.0f} s") for r in rows],
                       right=("measured", "seeds", "run time"))
 
