@@ -13,7 +13,6 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -131,7 +130,3 @@ def plan(points: tuple[Point, ...] | list[Point], store: Store, *, retry_failed:
         planned.append(Planned(Job.of(point), action, why))
     return planned
 
-
-def out_path(out_dir: str | os.PathLike[str]) -> str:
-    """The output directory as an absolute path (workers may start in another directory)."""
-    return str(Path(out_dir).resolve())
