@@ -74,18 +74,175 @@ def _wide(n_low: int, n_flat: int, seed: int) -> torch.Tensor:
     return torch.cat([low, torch.randn(n_flat, 300, generator=g)]).double()
 
 
+def _stages(monkeypatch) -> list[tuple[str, int, int]]:
+    """Record (stage, rows given, rows handed on) for every stage knn runs: "filter", "float32", "float64"."""
+    seen = []
+    certify = nb._certify
+
+    def spy(X, stage, rows, *args):
+        left = certify(X, stage, rows, *args)
+        seen.append(("filter" if stage.exact is not None else str(stage.dtype).removeprefix("torch."),
+                     len(rows), len(left)))
+        return left
+
+    monkeypatch.setattr(nb, "_certify", spy)
+    return seen
+
+
+def assert_exact(X: torch.Tensor, k: int, dist: torch.Tensor, idx: torch.Tensor) -> None:
+    """``dist`` are the brute-force k-NN distances, and ``idx`` points at neighbours that far (any of tied ones)."""
+    ref_dist, _ = brute_force(X, k)
+    torch.testing.assert_close(dist, ref_dist, rtol=1e-12, atol=1e-12)
+    D = torch.cdist(X.double(), X.double(), compute_mode="donot_use_mm_for_euclid_dist")
+    torch.testing.assert_close(D.gather(1, idx), dist, rtol=1e-12, atol=1e-12)
+    assert not bool((idx == torch.arange(len(X)).unsqueeze(1)).any())
+    assert all(len(set(row)) == k for row in idx.tolist())
+
+
 @pytest.mark.parametrize("n_low, n_flat, certified", [(600, 0, "all"), (0, 600, "none"), (400, 200, "some")])
-def test_projected_presearch_is_exact(n_low, n_flat, certified):
-    # p = 300 >= 256: the 65-d lower-bound search runs first; rows it cannot certify (all, none or
-    # some of them) are searched in full, and the answer is the brute-force one either way.
+def test_filter_is_exact_whether_it_certifies_all_none_or_some(monkeypatch, n_low, n_flat, certified):
+    # p = 300: the low-rank filter runs first; rows it does not certify (none, or the isotropic ones,
+    # which would need too many candidates) go on to the full search; the answer is exact either way
     X = _wide(n_low, n_flat, seed=n_low)
-    found = nb._projected_search(X, X - X.mean(0), nb.PROJECTION_RANK, 3, True, nb.DEFAULT_MAX_BYTES, torch.float32)
-    share = None if found is None else float(found[2].double().mean())
-    assert {"all": share == 1.0, "none": share is None, "some": share is not None and 0 < share < 1}[certified]
-    ref_dist, ref_idx = brute_force(X, 3)
+    seen = _stages(monkeypatch)
     dist, idx = knn(X, 3)
+    stage, given, left = seen[0]
+    assert stage == "filter" and given == 600
+    assert {"all": left == 0 and len(seen) == 1, "none": left == 600, "some": 0 < left < 600}[certified]
+    assert sum(given - left for _, given, left in seen) == 600
+    ref_dist, ref_idx = brute_force(X, 3)
     assert torch.equal(idx, ref_idx)
     torch.testing.assert_close(dist, ref_dist, rtol=1e-12, atol=0)
+
+
+def test_filter_at_100_features_looks_for_a_quarter_rank_and_is_exact(monkeypatch):
+    # p = 100: r = 25 principal directions are looked for; rank-6 data plus small noise certifies
+    # every row in the filter, whose basis is cut at the noise floor
+    g = torch.Generator().manual_seed(5)
+    X = (torch.randn(800, 6, generator=g) @ torch.randn(6, 100, generator=g)
+         + 0.01 * torch.randn(800, 100, generator=g)).double()
+    ranks = []
+    basis = nb._principal_basis
+    monkeypatch.setattr(nb, "_principal_basis", lambda X, mean, rank: ranks.append(rank) or basis(X, mean, rank))
+    seen = _stages(monkeypatch)
+    dist, idx = knn(X, 2)
+    assert ranks == [25] and seen == [("filter", 800, 0)]
+    V = basis(X, X.mean(0), 25)
+    assert 6 <= V.shape[1] <= 25
+    torch.testing.assert_close(V.T @ V, torch.eye(V.shape[1], dtype=torch.float64), rtol=0, atol=1e-12)
+    ref_dist, ref_idx = brute_force(X, 2)
+    assert torch.equal(idx, ref_idx)
+    torch.testing.assert_close(dist, ref_dist, rtol=1e-12, atol=0)
+    seen.clear()
+    assert knn(X[:, :60], 2)[1].shape == (800, 2) and ranks == [25]     # p = 60 < 64: no filter
+    assert [stage for stage, _, _ in seen] == ["float32"]
+
+
+def _inputs() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(11)
+    low = torch.randn(900, 5, generator=g) @ torch.randn(5, 120, generator=g) + 0.01 * torch.randn(900, 120,
+                                                                                                     generator=g)
+    clusters = (10 * torch.randn(20, 200, generator=g)).repeat_interleave(60, 0) + 0.1 * torch.randn(1200, 200,
+                                                                                                      generator=g)
+    return {"random": torch.randn(700, 12, generator=g),
+            "random wide": torch.randn(700, 96, generator=g),
+            "low rank": low,
+            "duplicates": torch.cat([low[:300]] * 3),                # every point three times
+            "clusters": clusters}
+
+
+@pytest.mark.parametrize("name", list(_inputs()))
+@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_knn_is_exact_on_random_low_rank_duplicate_and_clustered_points(name, k, dtype):
+    X = _inputs()[name]
+    dist, idx = knn(X, k, dtype=dtype)
+    assert_exact(X, k, dist, idx)
+    if name == "duplicates":
+        assert bool((dist[:, :min(k, 2)] == 0).all())
+
+
+def test_float32_rounding_hands_rows_to_the_float64_search(monkeypatch):
+    # tight clusters far from each other and from the mean, in 200 dimensions: float32 scores cannot
+    # rank a point's neighbours within its cluster (the earlier search got rows wrong here), so the
+    # float32 full search cannot certify them and the float64 one does
+    X = _inputs()["clusters"]
+    seen = _stages(monkeypatch)
+    dist, idx = knn(X, 2)
+    assert_exact(X, 2, dist, idx)
+    assert seen[-1][0] == "float64" and seen[-1][1] > 0 and seen[-1][2] == 0
+
+
+def test_small_blocks_through_the_filter_are_exact(monkeypatch):
+    X = _wide(500, 100, seed=3)
+    seen = _stages(monkeypatch)
+    dist, idx = knn(X, 4, max_bytes=20_000)
+    assert seen[0][0] == "filter"
+    assert_exact(X, 4, dist, idx)
+
+
+@pytest.mark.parametrize("exclude_self", [True, False])
+@pytest.mark.parametrize("m", [1, 3, 12])
+def test_grouped_selection_finds_the_smallest_scores(exclude_self, m):
+    # n = 1,003: not a whole number of groups; 5 columns: the grouped path
+    g = torch.Generator().manual_seed(m)
+    points = torch.randn(1003, 5, generator=g)
+    queries = torch.randperm(1003, generator=g)[:300]
+    exact = (points.double().square().sum(1) - 2 * points[queries].double() @ points.double().T)
+    if exclude_self:
+        exact[torch.arange(300), queries] = float("inf")
+    ref = torch.topk(exact, m, dim=1, largest=False).values
+    stage = nb._Stage.of(points, None, torch.float32, points.double().square().sum(1), None, torch.zeros(1003), 5,
+                         first=m, share=0, final=True)
+    blocks = list(nb._smallest_scores(stage, queries, m, exclude_self, max_bytes=1 << 16))
+    assert len(blocks) > 1
+    rows = torch.cat([b[0] for b in blocks])
+    values, candidates = torch.cat([b[1] for b in blocks]), torch.cat([b[2] for b in blocks])
+    assert torch.equal(rows, queries) and values.shape == candidates.shape == (300, m)
+    assert bool((values[:, 1:] >= values[:, :-1]).all())
+    assert not exclude_self or not bool((candidates == queries.unsqueeze(1)).any())
+    chosen = exact.gather(1, candidates)
+    # the m smallest scores, up to float32 rounding of near-ties with the (m + 1)-th
+    torch.testing.assert_close(chosen, ref, rtol=0, atol=1e-4)
+    torch.testing.assert_close(values.double(), chosen, rtol=0, atol=1e-4)
+
+
+def test_the_filter_measures_few_pairs_on_low_rank_data(monkeypatch):
+    # rank 8 plus noise 0.01 in 300 dimensions: the bound is tight, so about the k needed per row are
+    # measured, not every scanned candidate
+    X = _wide(3000, 0, seed=7).float()
+    measured = []
+    measure = nb._measure
+    monkeypatch.setattr(nb, "_measure", lambda X, a, b, max_bytes: measured.append(len(a)) or measure(X, a, b, max_bytes))
+    dist, idx = knn(X, 2)
+    assert sum(measured) < 3 * 2 * 3000
+    ref_dist, ref_idx = brute_force(X.double(), 2)
+    assert torch.equal(idx, ref_idx)
+
+
+def test_reduced_float32_matmul_precision_widens_the_allowance():
+    X = _wide(600, 0, seed=9).float()
+    assert nb._product_eps(torch.float32) == torch.finfo(torch.float32).eps
+    assert nb._product_eps(torch.float64) == nb._EPS64
+    saved = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")              # TF32 products where the hardware has them
+        assert nb._product_eps(torch.float32) == 2.0 ** -10
+        assert_exact(X, 2, *knn(X, 2))
+        torch.set_float32_matmul_precision("medium")            # bfloat16 products
+        assert nb._product_eps(torch.float32) == 2.0 ** -7
+    finally:
+        torch.set_float32_matmul_precision(saved)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("X", [_wide(700, 100, seed=4).float(), torch.randn(700, 10)])
+def test_cuda_points_give_the_cpu_answer(X):
+    dist, idx = knn(X.cuda(), 3)
+    assert dist.is_cuda and idx.is_cuda
+    ref_dist, ref_idx = knn(X, 3)
+    torch.testing.assert_close(dist.cpu(), ref_dist, rtol=1e-12, atol=1e-12)
+    assert torch.equal(idx.cpu(), ref_idx)
 
 
 def test_knn_bad_input():
@@ -119,24 +276,6 @@ def test_knn_bad_distance_matrix():
         knn(-(sym + sym.T), 2, precomputed=True)
 
 
-def test_presearch_at_100_features_uses_a_quarter_rank_and_is_exact(monkeypatch):
-    # p = 100: r = 25 principal directions; rank-6 data plus small noise certifies every row
-    g = torch.Generator().manual_seed(5)
-    X = (torch.randn(800, 6, generator=g) @ torch.randn(6, 100, generator=g)
-         + 0.01 * torch.randn(800, 100, generator=g)).double()
-    ranks = []
-    search = nb._projected_search
-    monkeypatch.setattr(nb, "_projected_search", lambda X, c, rank, *a: ranks.append(rank) or search(X, c, rank, *a))
-    dist, idx = knn(X, 2)
-    assert ranks == [25]
-    found = search(X, X - X.mean(0), 25, 2, True, nb.DEFAULT_MAX_BYTES, torch.float32)
-    assert bool(found[2].all())
-    ref_dist, ref_idx = brute_force(X, 2)
-    assert torch.equal(idx, ref_idx)
-    torch.testing.assert_close(dist, ref_dist, rtol=1e-12, atol=0)
-    assert knn(X[:, :60], 2)[1].shape == (800, 2) and ranks == [25]     # p = 60 < 64: no pre-search
-
-
 @pytest.mark.parametrize("p", [30, 300])
 def test_float32_points_stay_float32_and_distances_are_exact_in_float64(p):
     X = torch.randn(400, p, generator=torch.Generator().manual_seed(p))
@@ -145,3 +284,30 @@ def test_float32_points_stay_float32_and_distances_are_exact_in_float64(p):
     ref_dist, ref_idx = brute_force(X.double(), 3)                  # the float32 values, exactly, in float64
     assert dist.dtype == torch.float64 and torch.equal(idx, ref_idx)
     torch.testing.assert_close(dist, ref_dist, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", ["low rank", "clusters"])
+def test_stage_bounds_never_exceed_the_true_distances(monkeypatch, name):
+    # the certificate's two premises, checked on the stages knn builds: each candidate's lower bound,
+    # and the horizon beyond the scanned candidates, are at most the true squared distances
+    X = _inputs()[name]
+    stages = []
+    certify = nb._certify
+    monkeypatch.setattr(nb, "_certify", lambda X, stage, *a: stages.append(stage) or certify(X, stage, *a))
+    knn(X, 2)
+    D2 = torch.cdist(X.double(), X.double(), compute_mode="donot_use_mm_for_euclid_dist").square()
+    d2 = D2.fill_diagonal_(float("inf")).topk(2, dim=1, largest=False).values[:, -1]
+    rows = torch.arange(0, len(X), 7)
+    for stage in stages:
+        (block, scores, candidates), *_ = nb._smallest_scores(stage, rows, 6, True, nb.DEFAULT_MAX_BYTES)
+        assert bool((stage.lower(block, candidates, scores) <= D2[block].gather(1, candidates)).all())
+        beyond = D2[block].scatter(1, candidates[:, :5], float("inf")).min(dim=1).values  # nearest not scanned
+        horizon = stage.horizon(block, scores[:, 5], d2[block])
+        assert bool((beyond >= torch.minimum(horizon, d2[block])).all())
+
+
+def test_membership_within_rows():
+    values = torch.tensor([[3, 1, 4], [1, 5, 9]])
+    pool = torch.tensor([[4, -1, 3, 7], [2, 6, 5, -1]])
+    assert nb._within_rows(values, pool).tolist() == [[True, False, True], [False, True, False]]
+    assert not bool(nb._within_rows(values, pool[:, :0]).any())

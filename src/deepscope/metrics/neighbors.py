@@ -1,53 +1,107 @@
-"""Exact k-nearest neighbours by chunked brute force in torch, under a memory cap.
+"""Exact k-nearest neighbours in torch, under a memory cap, on any device.
 
-The search never holds more than one block of ``rows × n`` scores (``max_bytes``), so it runs on
-n = 50,000 points on a laptop and on a GPU alike. Within a block the squared Euclidean distance
-is expanded as ‖a − b‖² = ‖a‖² − 2 a·b + ‖b‖², one matrix product per block, and ``torch.topk``
-picks each row's candidates. Two things keep that fast expansion honest:
+Every answer is exact: the returned distances are float64 distances summed from the differences of
+the rows, and no point left out is nearer than the k-th (ties excepted), because each row's list is
+*certified* before it is returned. The search is a multi-step k-NN (Seidl & Kriegel, "Optimal
+multi-step k-nearest neighbor search", SIGMOD 1998): points are ranked by a cheap lower bound of
+their distance, and measured exactly, in the order of their bounds, only while a bound can still
+beat the k-th distance d measured so far.
 
-* the data are centred first (distances do not change under translation), which removes the
-  catastrophic cancellation of ‖a‖² − 2 a·b + ‖b‖² for data far from the origin;
-* more candidates than asked for are kept, and their distances are recomputed exactly, in
-  float64, from the differences a − b; the k smallest of those are returned. So the returned
-  distances are exact for the returned indices, and float32 rounding in the search can only
-  matter when more than ``k + max(2, k // 4)`` points are within float32 resolution of the k-th
-  one (pass ``dtype=torch.float64`` for such data).
+Scores. Each stage ranks, for a row a, the points b by ‖u_b‖² − 2 u_a·u_b = ‖u_a − u_b‖² − ‖u_a‖² over
+points u whose distances bound the true ones from below: one matrix product per block of rows, in
+float32 (``dtype``). The data are centred first, which removes the cancellation of that expansion
+for data far from the origin; what is left is bounded: a computed score is within
+rate · (‖u_a‖² + 2‖u_b‖²) of the exact one (``_Stage.of``).
 
-Wider data (p ≥ 64 features) is first searched in r + 1 dimensions, r = min(64, ⌊p/4⌋): the
-coordinates P = x·V on an orthonormal basis V near the data's leading r principal directions, plus
-the norm ρ of what V leaves out. Because ‖x_a − x_b‖² = ‖P_a − P_b‖² + ‖r_a − r_b‖² ≥ ‖P_a − P_b‖² +
-(ρ_a − ρ_b)², the distance between the points (P, ρ) is a lower bound of the true distance. A
-point's k nearest among its k + max(2, k // 4) lower-bound candidates, measured exactly, are
-certified when the k-th of them is no farther than the next candidate's lower bound (less a
-rounding slack); every point that is not certified is searched again in full. The answer is the
-same, at a fraction of the cost when the spectrum decays fast (low-rank data plus small noise: the
-score products shrink from p to r + 2 columns); when the first block of points certifies less than
-half, the full search runs for all instead (the first block's pre-search is then wasted).
+Stages, each handing on the rows it does not certify:
 
-Float32 points stay float32 (a 10,000 × 65,536 activation is 2.6 GB, not 5.2): the search is in
-float32 anyway, and the exact distances of the candidates are taken in float64 from the rows.
+1. The low-rank filter, for p ≥ 64 features. u = (P, ρ): the coordinates P = (x − x̄)·V on an
+   orthonormal basis V of r ≤ min(64, ⌊p/4⌋) leading principal directions (a randomized range finder
+   on about 2,048 rows, cut where the spectrum reaches the noise it leaves out), and the norm ρ of
+   what V leaves out. Because ‖x_a − x_b‖² = ‖P_a − P_b‖² + ‖R_a − R_b‖² ≥ ‖P_a − P_b‖² + (ρ_a − ρ_b)²
+   (R the residuals, ρ = ‖R‖), ‖u_a − u_b‖ is a lower bound of the distance. A row scans its 4k
+   smallest scores, recomputes those candidates' bounds exactly in float64 from (P, ρ), and measures
+   them in that order while the bound is within d² (``_measure_needed``). It is certified when the
+   next score's horizon (``_Stage.horizon``) is beyond d², so no point it did not scan can be nearer;
+   when d = 0; or when it scanned every point. Otherwise it scans twice as many, keeping what it
+   measured, up to n / 64 candidates.
+2. The full search in ``dtype`` (u = the centred points, so the bound is the distance itself less the
+   rounding allowance), one round of k + max(2, k // 4) candidates.
+3. The full search in float64, for the rows float32 rounding could not vouch for (points whose
+   spread dwarfs their neighbour distances); it never gives up.
+
+Stages 1 and 2 try their first 256 rows first and give up on all rows when they certify fewer than
+half (isotropic data for the filter; float32 too coarse for the full search), so a stage that cannot
+pay costs only that probe.
+
+Selection. With few columns (the filter's r + 2) the product is cheap next to a pass over its
+output, so the points are taken in groups of 32 whose minima alone are kept, tile by cache-sized
+tile, and only the best groups are scored again (``_smallest_scores``: exact, not a heuristic).
+
+Memory. ``max_bytes`` caps one block's scores (or group minima) and the chunks of points taken for
+them; tiles, rescored groups and the float64 copies of measured rows stay within about 1 MiB each.
+The data are never copied whole: a float32 input stays float32 (a 10,000 × 65,536 activation is
+2.6 GB, not 5.2), the projection and the measurements take float64 copies of small blocks, and a
+full search centres (and rounds) the rows as it takes them, all at once only below 256 columns.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from deepscope.errors import DeepscopeError
 from deepscope.metrics._checks import as_features
 
 DEFAULT_MAX_BYTES = 1 << 25
-"""Default cap, in bytes, on one block of the search (32 MiB): blocks of a few hundred rows stay
-in cache for the top-k that follows the product; measured on 2 cores at n = 10,000, 32 MiB was
-15-25% faster than 16 or 256 MiB at D = 100 and D = 1000."""
+"""Default cap, in bytes, on one block of the search (32 MiB)."""
 
 SEARCH_DTYPES = (torch.float32, torch.float64)
 
+_EPS64 = torch.finfo(torch.float64).eps
+
 PROJECTION_RANK = 64
-"""Most principal directions of the lower-bound pre-search: it uses r = min(64, ⌊p/4⌋) of them."""
+"""Most principal directions of the lower-bound filter: it looks for min(64, ⌊p/4⌋) of them."""
 
 MIN_PROJECTION_RANK = 16
-"""The pre-search runs when r >= this, i.e. from p = 64 features on."""
+"""The filter runs when min(64, ⌊p/4⌋) >= this, i.e. from p = 64 features on, and n exceeds 4 times that."""
+
+BASIS_SAMPLE = 2048
+"""Rows (about) of the deterministic stride on which the filter's basis is found."""
+
+BASIS_ITERATIONS = 1
+"""Subspace iterations for the filter's basis (a second one did not lower the measurements on the
+ResNet-18 stem activation of ``benchmarks/id_speed.py``)."""
+
+RANK_TAIL = 0.25
+"""The filter's basis drops trailing directions that hold at most this share of the variance it leaves out."""
+
+PROBE_ROWS = 256
+"""A stage that is not final runs on its first this many rows, and goes on only if it certifies half."""
+
+FILTER_WIDTH = 4
+"""The filter's first round scans this many candidates per neighbour asked for (it measures fewer)."""
+
+FILTER_SHARE = 64
+"""The filter hands a row on to the full search once it would scan more than n / FILTER_SHARE
+candidates for it: its bound is then too loose for that row to pay."""
+
+GROUP = 32
+"""Keys per group in the selection of the smallest scores (see ``_smallest_scores``)."""
+
+GROUPED_MAX_COLUMNS = 256
+"""Groups are used up to this many score columns; beyond, the product outweighs a pass over its output."""
+
+GROUPED_BLOCK_ROWS = 256
+"""Most query rows per block of the grouped selection (its tiles are then 256 rows by 1,024 keys)."""
+
+TILE_ELEMENTS = 1 << 18
+"""Scores per tile of the grouped selection (1 MiB in float32: a tile is reduced while in cache)."""
+
+MEASURE_ELEMENTS, MEASURE_COLUMNS = 1 << 17, 4096
+"""float64 elements (1 MiB) and columns per sub-block of the exact measurement and of the projection."""
 
 
 def knn(X: Any, k: int, *, exclude_self: bool = True, precomputed: bool = False,
@@ -62,11 +116,12 @@ def knn(X: Any, k: int, *, exclude_self: bool = True, precomputed: bool = False,
         exclude_self: leave each point out of its own neighbour list. Other points at distance 0
             (duplicates) are kept, with distance 0.
         precomputed: ``X`` is a distance matrix; its entries are used as they are.
-        max_bytes: cap on the memory of one block of the search (its scores and the float64
-            differences of its candidates); the work is split into as many row blocks as that
-            needs, down to one row per block.
-        dtype: float32 (fast) or float64 (exact ranking too) for the blocked search; returned
-            distances are float64 either way.
+        max_bytes: cap on the memory of one block of the search (its scores, or their group
+            minima); the work is split into as many row blocks as that needs, down to one row per
+            block.
+        dtype: float32 (fast) or float64 for the scores of the search. The answer is exact either
+            way: rows that float32 rounding cannot vouch for are searched again in float64.
+            Returned distances are float64.
 
     Returns:
         ``(distances, indices)``, both [n, k] on ``X``'s device: float64 distances sorted
@@ -143,134 +198,342 @@ def _knn_precomputed(D: torch.Tensor, k: int, exclude_self: bool, max_bytes: int
 
 
 def _with_margin(k: int) -> int:
-    """Candidates kept per point for exact measurement: k plus a margin against rounding."""
+    """Candidates scanned per point in the first round of a full search: k plus a margin, so that
+    near-ties at the k-th score seldom cost a second round."""
     return k + max(2, k // 4)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One stage of the search: points u whose distances bound the true ones from below, and how far
+    their computed scores can be trusted.
+
+    The points are ``source`` [n, q] as they are (the filter's (P, ρ), already in ``dtype``), or, with
+    a ``mean``, the data's rows centred and rounded to ``dtype`` as they are taken (:meth:`take`: a
+    full search never copies the data whole); ‖u_a − u_b‖ ≤ ‖x_a − x_b‖ for every pair (equal in a
+    full search). ``sq_norms`` are their squared norms in float64, ``key_sq`` the same rounded to
+    ``dtype``, the keys of the scores. ``exact``: the filter's points in float64, each within
+    ``error[a]`` (a distance) of what exact arithmetic would give; None in a full search. ``rate``
+    scales the rounding allowance of a score (:meth:`of`). ``first`` is how many candidates the
+    first round scans; ``share`` caps the candidates a row may scan, as n / share (0: one round); a
+    ``final`` stage answers every row.
+    """
+
+    source: torch.Tensor
+    mean: torch.Tensor | None
+    dtype: torch.dtype
+    key_sq: torch.Tensor
+    sq_norms: torch.Tensor
+    exact: torch.Tensor | None
+    error: torch.Tensor
+    rate: float
+    first: int
+    share: int
+    final: bool
+
+    @classmethod
+    def of(cls, source: torch.Tensor, mean: torch.Tensor | None, dtype: torch.dtype, sq_norms: torch.Tensor,
+           exact: torch.Tensor | None, error: torch.Tensor, p: int, first: int, share: int, final: bool) -> _Stage:
+        """A computed score is a dot product of q + 1 terms in ``dtype``, of points rounded to that
+        dtype, with a squared norm rounded to it; the selection compares values of up to three such
+        evaluations (``_smallest_scores``). A sum of t terms is within t·u·Σ|terms| of its exact value
+        in any order of summation (u = eps/2), and Σ|terms| ≤ ‖u_a‖² + 2‖u_b‖² here; ``rate`` =
+        4·(q + 1)·eps, plus 8·p·eps64 for the float64 sums over p features, covers all of it with a
+        margin, so a point's squared distance is at least score + ‖u_a‖² − rate·(‖u_a‖² + 2‖u_b‖²)."""
+        rate = 4 * (source.shape[1] + 1) * _product_eps(dtype) + 8 * p * _EPS64
+        return cls(source, mean, dtype, sq_norms.to(dtype), sq_norms, exact, error, rate, first, share, final)
+
+    def take(self, index: torch.Tensor | slice) -> torch.Tensor:
+        """The points u of the rows ``index``, in ``dtype``."""
+        if self.mean is None:
+            return self.source[index]
+        wide = torch.promote_types(self.source.dtype, self.dtype)  # centre in the wider type, then round once
+        return (self.source[index].to(wide) - self.mean.to(wide)).to(self.dtype)
+
+    def lower(self, rows: torch.Tensor, candidates: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Lower bounds [b, m] of the squared distances from ``rows`` to their ``candidates``: the
+        float64 distance of the exact points less their errors, or the score's bound (:meth:`of`)."""
+        sq_a, sq_b = self.sq_norms[rows].unsqueeze(1), self.sq_norms[candidates]
+        if self.exact is None:
+            return scores.to(torch.float64) + sq_a - self.rate * (sq_a + 2 * sq_b)
+        step = _rows_per_block(8 * MEASURE_ELEMENTS, 8 * candidates.shape[1] * self.exact.shape[1])
+        gap = torch.cat([torch.linalg.vector_norm(self.exact[chosen] - self.exact[own].unsqueeze(1), dim=2)
+                         for chosen, own in zip(candidates.split(step), rows.split(step))])
+        slack = self.error[rows].unsqueeze(1) + self.error[candidates] + 8 * self.exact.shape[1] * gap * _EPS64
+        return (gap - slack).clamp_min(0.0).square()
+
+    def horizon(self, rows: torch.Tensor, score: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
+        """A lower bound of the squared distance from each row a to every point b whose computed score
+        is at least ``score``, as far as it matters next to a k-th squared distance ``d2``: either
+        ‖u_b‖ > ‖u_a‖ + d, so b is farther than d anyway, or ‖u_b‖² ≤ (‖u_a‖ + d)² in the score's
+        allowance (:meth:`of`); less the points' errors (the largest, for b)."""
+        sq_a = self.sq_norms[rows]
+        bound = score.to(torch.float64) + sq_a - self.rate * (sq_a + 2 * (sq_a.sqrt() + d2.sqrt()).square())
+        return (bound.clamp_min(0.0).sqrt() - self.error[rows] - self.error.max()).clamp_min(0.0).square()
+
+
+def _projection_error(sq_norms: torch.Tensor, p: int, rank: int) -> torch.Tensor:
+    """How far each row's float64 (P, ρ) can be from exact arithmetic's, as a distance: P's error is
+    at most √r·γ·‖x‖ and ρ² = ‖x‖² − ‖P‖² is within (2 + 2√(r + 1))·γ·‖x‖² (γ = p·eps64, the bound of
+    a float64 sum over p features), hence ρ within the square root of that."""
+    gamma = p * _EPS64
+    return (rank ** 0.5 * gamma + ((2 + 2 * (rank + 1) ** 0.5) * gamma) ** 0.5) * sq_norms.sqrt()
+
+
+def _product_eps(dtype: torch.dtype) -> float:
+    """Machine epsilon of matrix products in ``dtype``: float32 products may run in TF32 (2⁻¹⁰) or
+    bfloat16 (2⁻⁷) when torch's float32 matmul precision allows it."""
+    if dtype != torch.float32:
+        return torch.finfo(dtype).eps
+    return {"highest": torch.finfo(torch.float32).eps, "high": 2.0 ** -10}.get(torch.get_float32_matmul_precision(),
+                                                                              2.0 ** -7)
 
 
 def _knn_points(X: torch.Tensor, k: int, exclude_self: bool, max_bytes: int, dtype: torch.dtype
                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact k-NN in up to three stages (module docstring), each handing on the rows it did not
+    certify: the low-rank filter, the full search in ``dtype``, the full search in float64."""
     n, p = X.shape
-    centred = X - X.mean(dim=0)
-    every = torch.arange(n, device=X.device)
-    found = None
+    dist = torch.empty(n, k, dtype=torch.float64, device=X.device)
+    idx = torch.empty(n, k, dtype=torch.int64, device=X.device)
+    rows = torch.arange(n, device=X.device)
+    mean = X.mean(dim=0).to(torch.float64)
     rank = min(PROJECTION_RANK, p // 4)
-    if rank >= MIN_PROJECTION_RANK and n > 4 * rank:
-        found = _projected_search(X, centred, rank, k, exclude_self, max_bytes, dtype)
-    if found is None:
-        return _full_search(X, centred, every, k, exclude_self, max_bytes, dtype)
-    dist, idx, certified = found
-    rest = every[~certified]
-    if len(rest):
-        dist[rest], idx[rest] = _full_search(X, centred, rest, k, exclude_self, max_bytes, dtype)
+    filtered = rank >= MIN_PROJECTION_RANK and n > 4 * rank
+    P, sq_norms = _project(X, mean, _principal_basis(X, mean, rank) if filtered else None, max_bytes)
+    if filtered:
+        U = torch.cat([P, (sq_norms - P.square().sum(dim=1)).clamp_min(0.0).sqrt().unsqueeze(1)], dim=1)
+        stage = _Stage.of(U.to(dtype), None, dtype, U.square().sum(dim=1), U, _projection_error(sq_norms, p, P.shape[1]),
+                          p, first=FILTER_WIDTH * k, share=FILTER_SHARE, final=False)
+        rows = _certify(X, stage, rows, k, exclude_self, max_bytes, dist, idx)
+        del P, U, stage
+    for stage_dtype in [dtype] if dtype == torch.float64 else [dtype, torch.float64]:
+        if len(rows):
+            stage = _Stage.of(X, mean, stage_dtype, sq_norms, None, torch.zeros_like(sq_norms), p,
+                              first=_with_margin(k), share=0, final=stage_dtype == torch.float64)
+            rows = _certify(X, stage, rows, k, exclude_self, max_bytes, dist, idx)
     return dist, idx
 
 
-def _full_search(X: torch.Tensor, centred: torch.Tensor, queries: torch.Tensor, k: int, exclude_self: bool,
-                 max_bytes: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """k-NN of the rows ``queries``: float32/64 candidates in all p dimensions, then exact distances."""
-    n_candidates = min(_with_margin(k), len(X) - int(exclude_self))
-    dists, idx = [], []
-    for rows, _, candidates in _blocks(centred.to(dtype), queries, n_candidates, exclude_self, max_bytes):
-        d, i = _exact_nearest(X, rows, candidates, k, max_bytes)
-        dists.append(d)
-        idx.append(i)
-    return torch.cat(dists), torch.cat(idx)
+def _certify(X: torch.Tensor, stage: _Stage, rows: torch.Tensor, k: int, exclude_self: bool, max_bytes: int,
+             dist: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Fill ``dist`` and ``idx`` for the rows this stage certifies; return the others.
 
-
-def _projected_search(X: torch.Tensor, centred: torch.Tensor, rank: int, k: int, exclude_self: bool,
-                      max_bytes: int, dtype: torch.dtype
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """k-NN through the (rank + 1)-d lower bound (module docstring), and which rows it certified.
-
-    None when the first block certifies fewer than half its rows: the spectrum is too flat for the
-    bound to pay, and a full search of every row is cheaper than finishing this one.
+    A stage that is not final gives up on a row once it would scan more than n / ``share``
+    candidates (a full search scans once), and on all the rows when it certifies fewer than half of
+    the first ``PROBE_ROWS``: its bound is too loose, or its rounding too coarse, to pay.
     """
-    n = X.shape[0]
-    U = _lower_bound_coordinates(centred, _principal_basis(centred, rank), max_bytes)
-    sq_norms = U.square().sum(dim=1)
-    # rounding of the expanded lower bound in `dtype`: a generous multiple of the dot-product error bound
-    slack = 8 * U.shape[1] * torch.finfo(dtype).eps * (sq_norms + sq_norms.max())
-    available = n - int(exclude_self)
-    n_candidates = min(_with_margin(k), available)
-    n_scores = min(n_candidates + 1, available)  # one more: the bound on everything not measured
-    dists, idx, certified = [], [], []
-    for rows, scores, candidates in _blocks(U.to(dtype), torch.arange(n, device=X.device), n_scores,
-                                            exclude_self, max_bytes):
-        d, i = _exact_nearest(X, rows, candidates[:, :n_candidates], k, max_bytes)
-        if n_scores > n_candidates:
-            bound = scores[:, n_candidates].to(torch.float64) + sq_norms[rows] - slack[rows]
-            certified.append(d[:, -1].square() <= bound)
-        else:
-            certified.append(torch.ones(len(rows), dtype=torch.bool, device=X.device))
-        if len(certified) == 1 and 2 * int(certified[0].sum()) < len(rows):
-            return None
-        dists.append(d)
-        idx.append(i)
-    return torch.cat(dists), torch.cat(idx), torch.cat(certified)
+    n = len(X)
+    if stage.final:
+        return _rounds(X, stage, rows, k, n, exclude_self, max_bytes, dist, idx)
+    limit = max(stage.first, n // stage.share) if stage.share else stage.first
+    head = rows[:PROBE_ROWS]
+    left = _rounds(X, stage, head, k, limit, exclude_self, max_bytes, dist, idx)
+    if 2 * len(left) > len(head):
+        return rows
+    return torch.cat([left, _rounds(X, stage, rows[len(head):], k, limit, exclude_self, max_bytes, dist, idx)])
 
 
-def _lower_bound_coordinates(centred: torch.Tensor, basis: torch.Tensor, max_bytes: int) -> torch.Tensor:
-    """Rows (P, ρ) in float64: P = x·V on the orthonormal basis V, ρ = ‖x‖² − ‖P‖² clamped, square-rooted;
-    taken over row blocks in float64 so a float32 input is never copied whole in float64."""
-    rows = _rows_per_block(max_bytes, centred.shape[1] * 8)
-    parts = []
-    for block in centred.split(rows):
-        block = block.to(torch.float64)
-        P = block @ basis
-        rho = (block.square().sum(dim=1) - P.square().sum(dim=1)).clamp_min(0.0).sqrt()
-        parts.append(torch.cat([P, rho.unsqueeze(1)], dim=1))
-    return torch.cat(parts)
+def _rounds(X: torch.Tensor, stage: _Stage, rows: torch.Tensor, k: int, limit: int, exclude_self: bool,
+            max_bytes: int, dist: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Multi-step k-NN over rounds: scan ``first``, then twice as many, ... candidates by computed
+    score (while that is at most ``limit``), and measure, in the order of their lower bounds, those
+    whose bound is within the k-th measured distance d (:func:`_measure_needed`). A row is certified
+    when no point outside its scanned candidates can be nearer either, d² ≤ horizon (``_Stage``);
+    when d = 0; or when every point was scanned. Fills ``dist`` and ``idx`` for the certified rows and
+    returns the others; a row keeps what it had measured into the next round."""
+    available = len(X) - int(exclude_self)
+    width = stage.first
+    seen_sq = torch.empty(len(rows), 0, dtype=torch.float64, device=X.device)
+    seen = torch.empty(len(rows), 0, dtype=torch.int64, device=X.device)
+    while len(rows) and min(width, available) <= limit:
+        n_scan = min(width, available)
+        n_scores = min(n_scan + 1, available)  # one more: the horizon beyond the scanned candidates
+        failing, failing_sq, failing_seen, offset = [], [], [], 0
+        for block, scores, candidates in _smallest_scores(stage, rows, n_scores, exclude_self, max_bytes):
+            before = slice(offset, offset + len(block))
+            offset += len(block)
+            lower, order = stage.lower(block, candidates[:, :n_scan], scores[:, :n_scan]).sort(dim=1)
+            sq, chosen = _measure_needed(X, block, candidates.gather(1, order), lower, seen_sq[before], seen[before],
+                                         k, max_bytes)
+            d2, nearest = torch.topk(sq, k, dim=1, largest=False, sorted=True)
+            certified = d2[:, -1] == 0
+            if n_scores > n_scan:
+                certified |= d2[:, -1] <= stage.horizon(block, scores[:, n_scan], d2[:, -1])
+            else:  # every other point was scanned
+                certified[:] = True
+            dist[block[certified]] = d2[certified].sqrt()
+            idx[block[certified]] = chosen.gather(1, nearest)[certified]
+            failing.append(block[~certified])
+            failing_sq.append(sq[~certified])
+            failing_seen.append(chosen[~certified])
+        most = max(part.shape[1] for part in failing_seen)
+        rows = torch.cat(failing)
+        seen_sq = torch.cat([F.pad(part, (0, most - part.shape[1]), value=float("inf")) for part in failing_sq])
+        seen = torch.cat([F.pad(part, (0, most - part.shape[1]), value=-1) for part in failing_seen])
+        width *= 2
+    return rows
 
 
-def _principal_basis(centred: torch.Tensor, rank: int) -> torch.Tensor:
-    """An orthonormal float64 basis [p, rank] near the leading principal directions.
+def _measure_needed(X: torch.Tensor, rows: torch.Tensor, candidates: torch.Tensor, lower: torch.Tensor,
+                    sq: torch.Tensor, chosen: torch.Tensor, k: int, max_bytes: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Measure, among ``candidates`` (sorted by their ``lower`` bounds), the first k and then every one
+    whose bound is within the k-th smallest squared distance measured so far, until none is left;
+    ``sq`` and ``chosen`` hold what each row had measured already. Returns them with the new
+    measurements appended; rows that measure fewer than others are padded with (+inf, index −1)."""
+    while True:
+        count = torch.isfinite(sq).sum(dim=1, keepdim=True)
+        kth = torch.topk(sq, k, dim=1, largest=False).values[:, -1:] if sq.shape[1] >= k else torch.full_like(
+            count, float("inf"), dtype=torch.float64)
+        unmeasured = ~_within_rows(candidates, chosen)
+        needed = unmeasured & torch.where(count >= k, lower <= kth, unmeasured.cumsum(dim=1) <= k - count)
+        width = int(needed.sum(dim=1).max())
+        if width == 0:
+            return sq, chosen
+        order = torch.sort(needed.to(torch.uint8), dim=1, descending=True, stable=True).indices[:, :width]
+        picked, valid = candidates.gather(1, order), needed.gather(1, order)
+        measured = torch.full(picked.shape, float("inf"), dtype=torch.float64, device=X.device)
+        measured[valid] = _measure(X, rows.unsqueeze(1).expand_as(picked)[valid], picked[valid], max_bytes)
+        sq, chosen = torch.cat([sq, measured], dim=1), torch.cat([chosen, picked.masked_fill_(~valid, -1)], dim=1)
 
-    One step of subspace iteration, Q R = Sᵀ S G, on a deterministic stride S of about 2048 rows
-    of the centred data, from a Gaussian G of a private fixed-seed generator (the randomized range
-    finder of Halko, Martinsson & Tropp 2011). Any orthonormal basis keeps the lower bound valid;
-    a better one only certifies more points.
+
+def _within_rows(values: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+    """Whether each entry of ``values`` [b, m] is among its row's entries of ``pool`` [b, M]."""
+    if pool.shape[1] == 0:
+        return torch.zeros_like(values, dtype=torch.bool)
+    pool = pool.sort(dim=1).values
+    return pool.gather(1, torch.searchsorted(pool, values).clamp_max_(pool.shape[1] - 1)) == values
+
+
+def _project(X: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor | None, max_bytes: int
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """P = (x − mean)·V on the orthonormal ``basis`` V (none: P has no columns) and ‖x − mean‖², for
+    every row, in float64. Taken over blocks of rows and columns of ``MEASURE_ELEMENTS`` values (and
+    of ``max_bytes``), so a float32 input is never copied whole in float64 and each float64 block
+    stays in cache."""
+    n, p = X.shape
+    columns = min(p, MEASURE_COLUMNS)
+    P = torch.zeros(n, 0 if basis is None else basis.shape[1], dtype=torch.float64, device=X.device)
+    sq = torch.zeros(n, dtype=torch.float64, device=X.device)
+    step = _rows_per_block(min(max_bytes, 8 * MEASURE_ELEMENTS), 8 * columns)
+    for lo in range(0, n, step):
+        for start in range(0, p, columns):
+            part = X[lo:lo + step, start:start + columns].to(torch.float64) - mean[start:start + columns]
+            if basis is not None:
+                P[lo:lo + step].addmm_(part, basis[start:start + columns])
+            sq[lo:lo + step] += part.square_().sum(dim=1)
+    return P, sq
+
+
+def _principal_basis(X: torch.Tensor, mean: torch.Tensor, rank: int) -> torch.Tensor:
+    """An orthonormal float64 basis [p, r ≤ rank] of the leading principal directions.
+
+    ``BASIS_ITERATIONS`` steps of subspace iteration, V ← orth(Sᵀ S V), on a deterministic stride S of
+    about ``BASIS_SAMPLE`` rows of the centred data, from a Gaussian V of a private fixed-seed
+    generator (the randomized range finder with power iterations of Halko, Martinsson & Tropp 2011);
+    then Rayleigh–Ritz: V is turned to the principal directions of S within its span, with variances
+    λ_1 ≥ … ≥ λ_rank, and cut to the fewest leading r whose dropped tail λ_(r+1) + … + λ_rank is at most
+    ``RANK_TAIL`` of the variance that V leaves out anyway (‖S‖² − Σ λ). Directions at that noise
+    floor would widen every score product and barely tighten the bound (ρ² grows by at most a
+    quarter). Any orthonormal basis keeps the lower bound valid; a better one only leaves fewer
+    candidates to measure.
     """
-    sample = centred[::max(1, len(centred) // 2048)]
-    start = torch.randn(centred.shape[1], rank, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    product = sample.T @ (sample @ start.to(device=centred.device, dtype=centred.dtype))
-    return torch.linalg.qr(product.to(torch.float64)).Q
+    sample = X[::max(1, len(X) // BASIS_SAMPLE)] - mean.to(X.dtype)
+    basis = torch.randn(X.shape[1], rank, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    basis = basis.to(X.device)
+    for _ in range(BASIS_ITERATIONS):
+        basis = torch.linalg.qr((sample.T @ (sample @ basis.to(X.dtype))).to(torch.float64)).Q
+    projected = (sample @ basis.to(X.dtype)).to(torch.float64)
+    variances, rotation = torch.linalg.eigh(projected.T @ projected)
+    variances, rotation = variances.flip(0).clamp_min(0.0), rotation.flip(1)
+    left_out = float(sample.square().sum(dtype=torch.float64)) - float(variances.sum())
+    tails = variances.flip(0).cumsum(0).flip(0)  # tails[j] = λ_(j+1) + … + λ_rank
+    kept = max(1, int((tails > RANK_TAIL * max(left_out, 0.0)).sum()))
+    return basis @ rotation[:, :kept]
 
 
-def _blocks(points: torch.Tensor, queries: torch.Tensor, m: int, exclude_self: bool, max_bytes: int
-            ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def _smallest_scores(stage: _Stage, queries: torch.Tensor, m: int, exclude_self: bool, max_bytes: int
+                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """For blocks of query rows: (rows, scores [b, m], candidates [b, m]), the m smallest scores
-    ‖b‖² − 2 a·b in ascending order, a ranging over the block, b over all ``points``.
+    ‖u_b‖² − 2 u_a·u_b of the ``stage``'s points in ascending order, a ranging over the block, b over
+    all points (b ≠ a with ``exclude_self``).
 
-    The score is the squared distance less the row constant ‖a‖², which does not change a row's
-    ranking; one product per block gives it, with rows [a, 1] against rows [−2b, ‖b‖²]. A block holds
-    its scores and its own rows (for wide data the rows matter: every block reads all the keys once).
+    The score is the squared distance less the row constant ‖u_a‖², which does not change a row's
+    ranking: one matrix product per block. With few columns that product is cheap next to a pass
+    over its output, so the points are taken in groups of ``GROUP`` and, tile by cache-sized tile,
+    only each group's smallest score is kept; the scores of the m + 1 groups with the smallest
+    minima are then computed again and ranked. That is exact: a score outside those groups is no
+    smaller than its group's minimum, hence than the (m + 1)-th smallest minimum, and each of the
+    m + 1 groups holds a score at most that large, so at least m others than the row's own. With
+    many columns, or when the groups would cover every point, each block's scores are ranked whole,
+    the points taken a chunk of a quarter of ``max_bytes`` at a time.
     """
-    n = len(points)
-    keys = torch.cat([-2.0 * points, points.square().sum(dim=1, keepdim=True)], dim=1)
-    rows_per_block = _rows_per_block(max_bytes, (n + points.shape[1] + 1) * points.element_size())
-    for start in range(0, len(queries), rows_per_block):
-        rows = queries[start:start + rows_per_block]
-        block = points[rows]
-        scores = torch.cat([block, torch.ones_like(block[:, :1])], dim=1) @ keys.T
+    n, q = stage.source.shape
+    size = torch.finfo(stage.dtype).bits // 8
+    kept = m + int(exclude_self)
+    if q >= GROUPED_MAX_COLUMNS or kept * GROUP >= n:
+        chunk = _rows_per_block(max_bytes // 4, q * size)
+        for rows in queries.split(_rows_per_block(max_bytes, (n + q) * size)):
+            block = stage.take(rows)
+            scores = block.new_empty(len(rows), n)
+            for lo in range(0, n, chunk):
+                scores[:, lo:lo + chunk] = torch.addmm(stage.key_sq[lo:lo + chunk], block,
+                                                       stage.take(slice(lo, lo + chunk)).T, alpha=-2.0)
+            if exclude_self:
+                scores[torch.arange(len(rows), device=rows.device), rows] = float("inf")
+            values, candidates = torch.topk(scores, m, dim=1, largest=False, sorted=True)
+            del scores, block  # free them before the caller allocates: held across the yield, the heap grew
+            yield rows, values, candidates
+        return
+    n_groups = -(-n // GROUP)
+    # keys [-2b, ‖b‖²] against rows [a, 1]: one product gives the score; whole groups, the padding
+    # made of keys whose score is +inf
+    points = stage.take(slice(None))
+    keys = torch.cat([-2.0 * points, stage.key_sq.unsqueeze(1)], dim=1)
+    padding = keys.new_zeros(n_groups * GROUP - n, q + 1)
+    padding[:, -1] = float("inf")
+    keys = torch.cat([keys, padding])
+    members = torch.arange(GROUP, device=points.device)
+    tile_elements = min(TILE_ELEMENTS, max_bytes // size)
+    per_row = (n_groups + q + kept * GROUP) * size  # its group minima, its row, its rescored groups
+    for rows in queries.split(min(GROUPED_BLOCK_ROWS, _rows_per_block(max_bytes, per_row))):
+        block = torch.cat([points[rows], torch.ones_like(points[rows, :1])], dim=1)
+        chunk = GROUP * max(1, tile_elements // (len(rows) * GROUP))
+        tile = points.new_empty(chunk, len(rows))
+        minima = points.new_empty(n_groups, len(rows))
+        transposed = block.T.contiguous()
+        for lo in range(0, n_groups * GROUP, chunk):
+            part = tile[:min(chunk, n_groups * GROUP - lo)]
+            torch.mm(keys[lo:lo + len(part)], transposed, out=part)
+            torch.amin(part.view(-1, GROUP, len(rows)), dim=1, out=minima[lo // GROUP:(lo + len(part)) // GROUP])
+        groups = torch.topk(minima, kept, dim=0, largest=False, sorted=False).indices.T
+        del tile, minima
+        candidates = (groups.unsqueeze(2) * GROUP + members).reshape(len(rows), kept * GROUP)
+        scores = points.new_empty(candidates.shape)
+        step = _rows_per_block(size * tile_elements, size * kept * GROUP * (q + 1))
+        for lo in range(0, len(rows), step):  # the chosen groups' keys, a tile's worth at a time
+            chosen = candidates[lo:lo + step]
+            scores[lo:lo + step] = torch.bmm(keys[chosen], block[lo:lo + step, :, None])[..., 0]
         if exclude_self:
-            scores[torch.arange(len(rows), device=rows.device), rows] = float("inf")
-        values, candidates = torch.topk(scores, m, dim=1, largest=False, sorted=True)
-        del block, scores  # free the block before the caller allocates: held across the yield, the heap grew
-        yield rows, values, candidates
+            scores.masked_fill_(candidates == rows.unsqueeze(1), float("inf"))
+        values, order = torch.topk(scores, m, dim=1, largest=False, sorted=True)
+        yield rows, values, candidates.gather(1, order)
 
 
-def _exact_nearest(X: torch.Tensor, rows: torch.Tensor, candidates: torch.Tensor, k: int, max_bytes: int
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k nearest of each row's candidates, by distances computed from differences in float64, in
-    sub-blocks of rows whose differences fit in ``max_bytes``."""
-    m, p = candidates.shape[1], X.shape[1]
-    step = _rows_per_block(max_bytes, m * p * 8)
-    exact = []
-    for lo in range(0, len(rows), step):
-        chosen = candidates[lo:lo + step]
-        # advanced indexing: a parallel row gather (index_select was 20x slower for wide rows on CPU)
-        differences = X[chosen.flatten()].view(*chosen.shape, p).to(torch.float64)
-        exact.append(torch.linalg.vector_norm(differences.sub_(X[rows[lo:lo + step]].to(torch.float64)
-                                                               .unsqueeze(1)), dim=2))
-    d, order = torch.topk(torch.cat(exact), k, dim=1, largest=False, sorted=True)
-    return d, candidates.gather(1, order)
+def _measure(X: torch.Tensor, first: torch.Tensor, second: torch.Tensor, max_bytes: int) -> torch.Tensor:
+    """Squared distances between the rows ``first[i]`` and ``second[i]`` of ``X``, summed from float64
+    differences over sub-blocks of pairs and columns whose float64 copies fit in ``MEASURE_ELEMENTS``
+    values (and in ``max_bytes``)."""
+    p = X.shape[1]
+    columns = min(p, MEASURE_COLUMNS)
+    step = _rows_per_block(min(max_bytes, 8 * MEASURE_ELEMENTS), 16 * columns)
+    sq = torch.zeros(len(first), dtype=torch.float64, device=X.device)
+    for lo in range(0, len(first), step):
+        a, b = first[lo:lo + step], second[lo:lo + step]
+        for start in range(0, p, columns):
+            # advanced indexing: a parallel gather of the rows' columns (index_select was 20x slower for
+            # wide rows on CPU); cdist without the matrix-product expansion: from the differences
+            pair = [X[rows, start:start + columns].to(torch.float64).unsqueeze(1) for rows in (a, b)]
+            sq[lo:lo + step] += torch.cdist(*pair, compute_mode="donot_use_mm_for_euclid_dist")[:, 0, 0].square_()
+    return sq
